@@ -1,0 +1,273 @@
+"""Rate limiting and circuit breaking shared by every connector and every worker.
+
+Both remote systems meter us per tenant, not per process: PrestaShop hosts throttle (or fall over) when a
+dozen Celery threads hit them at once, and ION API enforces a quota per tenant. So the token bucket and the
+breaker state live in Redis, where all workers see the same numbers. Without Redis (unit tests, a one-off
+CLI run) the same logic runs in-process.
+
+Redis being unreachable must not stop the integration: the limiter then falls back to its in-process bucket
+and the breaker to its in-process state, with a warning, rather than failing every call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from integration.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+KEY_PREFIX = "psinfor:resilience"
+
+
+class RateLimited(TransientError):
+    """No token became available within the caller's timeout: try again later."""
+
+
+class CircuitOpen(TransientError):
+    """The remote side failed repeatedly; calls are refused until the reset timeout has passed."""
+
+
+# Token bucket in one atomic step. Redis TIME keeps all workers on one clock. The wait is returned as a string
+# because Lua numbers become truncated integers in a Redis reply.
+_TOKEN_BUCKET_LUA = """
+local key = KEYS[1]
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local requested = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local data = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(data[1])
+local ts = tonumber(data[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens >= requested then
+  tokens = tokens - requested
+else
+  wait = (requested - tokens) / rate
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class _LocalBucket:
+    """The in-process token bucket: the same arithmetic as the Lua script, under a lock."""
+
+    def __init__(self, rate: float, burst: float):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, requested: float = 1.0) -> float:
+        """Take a token if one is there (returns 0), else return the seconds until one will be."""
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= requested:
+                self.tokens -= requested
+                return 0.0
+            return (requested - self.tokens) / self.rate
+
+
+class RateLimiter:
+    """A token bucket: ``rate_per_second`` sustained, up to ``burst`` at once, shared through Redis.
+
+    ``acquire`` blocks until a token is available or raises ``RateLimited`` after ``timeout`` seconds, so a
+    worker never waits forever on a saturated tenant.
+    """
+
+    def __init__(self, name: str, rate_per_second: float, burst: int, redis: Any | None = None):
+        if rate_per_second <= 0 or burst < 1:
+            raise ValueError("rate_per_second must be > 0 and burst >= 1")
+        self.name = name
+        self.rate = float(rate_per_second)
+        self.burst = int(burst)
+        self.redis = redis
+        self.key = f"{KEY_PREFIX}:bucket:{name}"
+        self._local = _LocalBucket(self.rate, self.burst)
+        self._script = redis.register_script(_TOKEN_BUCKET_LUA) if redis is not None else None
+
+    def __repr__(self) -> str:
+        shared = self.redis is not None
+        return f"RateLimiter({self.name!r}, {self.rate}/s, burst={self.burst}, shared={shared})"
+
+    def _take(self) -> float:
+        if self._script is None:
+            return self._local.take()
+        try:
+            return float(self._script(keys=[self.key], args=[self.rate, self.burst, 1]))
+        except Exception as exc:  # any Redis failure: degrade to a per-process limit, do not stop work
+            log.warning("rate limiter %s: Redis unavailable (%s), limiting in-process",
+                        self.name, type(exc).__name__)
+            return self._local.take()
+
+    def acquire(self, timeout: float = 30.0) -> None:
+        """Wait for one token; raise ``RateLimited`` if none comes within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = self._take()
+            if wait <= 0:
+                return
+            remaining = deadline - time.monotonic()
+            if wait > remaining:
+                raise RateLimited(
+                    f"rate limit {self.name!r} ({self.rate:g}/s): no token within {timeout:g}s",
+                    resolution="the remote system is saturated; the task is retried later",
+                    details={"limiter": self.name, "rate_per_second": self.rate, "burst": self.burst},
+                )
+            time.sleep(wait)
+
+
+class CircuitBreaker:
+    """Stops calling a remote system that keeps failing, then lets one probe through after ``reset_timeout``.
+
+    Closed: calls pass; ``failure_threshold`` consecutive failures open it. Open: calls raise ``CircuitOpen``
+    at once (a retried Celery task then backs off instead of piling more load onto a sick host). After
+    ``reset_timeout`` seconds it is half-open: one caller (across all workers) probes; success closes it,
+    failure opens it again. Only ``failure_types`` count as failures: a 404 or a validation error says
+    nothing about the remote system's health.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        failure_threshold: int = 5,
+        reset_timeout: float = 30.0,
+        redis: Any | None = None,
+        *,
+        failure_types: tuple[type[BaseException], ...] = (TransientError,),
+    ):
+        self.name = name
+        self.failure_threshold = max(1, int(failure_threshold))
+        self.reset_timeout = float(reset_timeout)
+        self.redis = redis
+        self.failure_types = failure_types
+        self.key = f"{KEY_PREFIX}:breaker:{name}"
+        self.probe_key = f"{self.key}:probe"
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._open_until = 0.0
+        self._probing = False
+
+    def __repr__(self) -> str:
+        return (f"CircuitBreaker({self.name!r}, threshold={self.failure_threshold}, "
+                f"reset={self.reset_timeout}s)")
+
+    # -- state, in Redis or in-process ------------------------------------------------------------------
+
+    def _read(self) -> tuple[int, float]:
+        if self.redis is not None:
+            try:
+                failures, open_until = self.redis.hmget(self.key, "failures", "open_until")
+                return int(failures or 0), float(open_until or 0)
+            except Exception as exc:
+                log.warning("breaker %s: Redis unavailable (%s), using in-process state", self.name,
+                            type(exc).__name__)
+        with self._lock:
+            return self._failures, self._open_until
+
+    def _claim_probe(self) -> bool:
+        """Half-open: only one caller may probe at a time; the claim expires if the prober dies."""
+        if self.redis is not None:
+            try:
+                ttl = max(1, int(self.reset_timeout))
+                return bool(self.redis.set(self.probe_key, "1", nx=True, ex=ttl))
+            except Exception:
+                log.warning("breaker %s: Redis unavailable, probing in-process", self.name)
+        with self._lock:
+            if self._probing:
+                return False
+            self._probing = True
+            return True
+
+    def _record_success(self) -> None:
+        if self.redis is not None:
+            try:
+                self.redis.delete(self.key, self.probe_key)
+            except Exception:
+                log.warning("breaker %s: Redis unavailable while recording success", self.name)
+        with self._lock:
+            self._failures, self._open_until, self._probing = 0, 0.0, False
+
+    def _record_failure(self, probing: bool) -> None:
+        now = time.time()
+        if self.redis is not None:
+            try:
+                failures = int(self.redis.hincrby(self.key, "failures", 1))
+                if probing or failures >= self.failure_threshold:
+                    self.redis.hset(self.key, mapping={"failures": 0, "open_until": now + self.reset_timeout})
+                    self.redis.delete(self.probe_key)
+                self.redis.expire(self.key, int(self.reset_timeout * 4) + 60)
+                return
+            except Exception:
+                log.warning("breaker %s: Redis unavailable while recording failure", self.name)
+        with self._lock:
+            self._failures += 1
+            if probing or self._failures >= self.failure_threshold:
+                self._failures, self._open_until = 0, now + self.reset_timeout
+            self._probing = False
+
+    # -- public -----------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open`` (for health pages and tests)."""
+        _, open_until = self._read()
+        if not open_until:
+            return "closed"
+        return "open" if time.time() < open_until else "half-open"
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` unless the circuit is open; count its failures and successes."""
+        failures, open_until = self._read()
+        probing = False
+        if open_until:
+            remaining = open_until - time.time()
+            if remaining > 0 or not self._claim_probe():
+                raise CircuitOpen(
+                    f"circuit {self.name!r} is open after repeated failures",
+                    resolution="the remote system is failing; calls resume after the reset timeout",
+                    details={"breaker": self.name, "retry_in_seconds": round(max(remaining, 0.0), 1)},
+                )
+            probing = True
+        try:
+            result = fn(*args, **kwargs)
+        except self.failure_types:
+            self._record_failure(probing)
+            raise
+        except BaseException:
+            if probing:  # not a health failure, but release the probe so others may try
+                self._release_probe()
+            raise
+        if probing or open_until or failures:
+            self._record_success()
+        return result
+
+    def _release_probe(self) -> None:
+        if self.redis is not None:
+            try:
+                self.redis.delete(self.probe_key)
+            except Exception:
+                log.warning("breaker %s: Redis unavailable while releasing the probe", self.name)
+        with self._lock:
+            self._probing = False
+
+    def reset(self) -> None:
+        """Close the circuit by hand (operator action, tests)."""
+        self._record_success()

@@ -1,0 +1,71 @@
+"""RateLimiter and CircuitBreaker, in-process and shared through a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.connectors.resilience import CircuitBreaker, CircuitOpen, RateLimited, RateLimiter
+from integration.errors import NotFound, TransientError
+
+
+def _fail() -> None:
+    raise TransientError("boom")
+
+
+def test_local_bucket_gives_burst_then_refuses_without_waiting() -> None:
+    limiter = RateLimiter("t", rate_per_second=0.001, burst=3)
+    for _ in range(3):
+        limiter.acquire(timeout=0)
+    with pytest.raises(RateLimited):
+        limiter.acquire(timeout=0)
+
+
+def test_redis_bucket_is_shared_between_limiters(redis_client) -> None:
+    first = RateLimiter("shop-a", rate_per_second=0.001, burst=2, redis=redis_client)
+    second = RateLimiter("shop-a", rate_per_second=0.001, burst=2, redis=redis_client)
+    other = RateLimiter("shop-b", rate_per_second=0.001, burst=2, redis=redis_client)
+    first.acquire(timeout=0)
+    second.acquire(timeout=0)
+    with pytest.raises(RateLimited):
+        first.acquire(timeout=0)
+    other.acquire(timeout=0)  # another name has its own bucket
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_breaker_opens_after_threshold_and_ignores_permanent_errors(shared: bool, request) -> None:
+    redis = request.getfixturevalue("redis_client") if shared else None
+    breaker = CircuitBreaker("cb", failure_threshold=2, reset_timeout=60, redis=redis)
+    for _ in range(3):
+        with pytest.raises(NotFound):
+            breaker.call(lambda: (_ for _ in ()).throw(NotFound("gone")))
+    assert breaker.state == "closed"
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            breaker.call(_fail)
+    assert breaker.state == "open"
+    with pytest.raises(CircuitOpen):
+        breaker.call(lambda: 1)
+    if shared:  # a second worker sees the same open circuit
+        with pytest.raises(CircuitOpen):
+            CircuitBreaker("cb", failure_threshold=2, reset_timeout=60, redis=redis).call(lambda: 1)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_breaker_half_open_probe_closes_on_success(shared: bool, request) -> None:
+    redis = request.getfixturevalue("redis_client") if shared else None
+    breaker = CircuitBreaker("cb2", failure_threshold=1, reset_timeout=0, redis=redis)
+    with pytest.raises(TransientError):
+        breaker.call(_fail)
+    assert breaker.state == "half-open"
+    assert breaker.call(lambda: 42) == 42
+    assert breaker.state == "closed"
+
+
+def test_breaker_success_resets_consecutive_failures() -> None:
+    breaker = CircuitBreaker("cb3", failure_threshold=2, reset_timeout=60)
+    with pytest.raises(TransientError):
+        breaker.call(_fail)
+    breaker.call(lambda: None)
+    with pytest.raises(TransientError):
+        breaker.call(_fail)
+    assert breaker.state == "closed"
