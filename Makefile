@@ -43,7 +43,7 @@ beat: $(STAMP) ## the Celery beat scheduler (pollers, sweeper); only one may run
 	$(BIN)/celery -A tasks.app beat -l INFO -s var/celerybeat-schedule
 
 web: $(STAMP) ## the webhook receiver under gunicorn (sync workers)
-	$(BIN)/gunicorn -w $${WEB_WORKERS:-2} -b $${WEB_BIND:-127.0.0.1:8000} 'integration.web.app:create_app()'
+	$(BIN)/gunicorn -w $${WEB_WORKERS:-2} -b $${WEB_BIND:-127.0.0.1:8000} 'tasks.wsgi:create_app()'
 
 flower: $(STAMP) ## Flower, for queues and tasks (the dead_letter queue included)
 	$(BIN)/celery -A tasks.app flower --port=$${FLOWER_PORT:-5555}

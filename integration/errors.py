@@ -69,3 +69,13 @@ class NotFound(PermanentError):
 
 class HeldForReview(IntegrationError):
     """Not an error as such: anomaly detection holds the record until an operator releases it."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Our own errors say so; a brief outage of the store or of Redis is transient too."""
+    if isinstance(exc, IntegrationError):
+        return exc.transient
+    import redis
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError | redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)

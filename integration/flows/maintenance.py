@@ -1,0 +1,111 @@
+"""The safety nets, as plain functions: the poller that catches missed webhooks, and the sweeper.
+
+Both are given an ``enqueue(event_id, entity, from_step)`` callable by the Celery layer, so they stay
+testable without a broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from integration.flows import FLOWS
+from integration.store import models as m
+from integration.store.repository import NewEvent, Store, stale_cutoff
+
+if TYPE_CHECKING:
+    from integration.runtime import Runtime
+
+log = structlog.get_logger("psinfor.maintenance")
+
+Enqueue = Callable[[int, str, "str | None"], None]
+ORDERS_WATERMARK = "prestashop.orders.date_upd"
+PS_DATETIME = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass
+class PollResult:
+    connection: str
+    since: str
+    until: str
+    seen: int = 0
+    enqueued: list[int] = field(default_factory=list)
+    skipped_bound: int = 0
+    skipped_open: int = 0
+    watermark: str | None = None
+
+
+def _as_utc(value: Any, tz: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    return datetime.strptime(str(value), PS_DATETIME).replace(tzinfo=tz)
+
+
+def enqueue_new_event(store: Store, new: NewEvent, enqueue: Enqueue) -> tuple[int, bool]:
+    """Inbox row first (queued), then one publish. A failed publish leaves the row for the sweeper."""
+    event_id, created = store.add_event(new, status=m.QUEUED)
+    if created:
+        try:
+            enqueue(event_id, new.entity, None)
+        except Exception:
+            log.exception("publish failed; the sweeper will enqueue the event", event_id=event_id)
+            store.set_status(event_id, m.RECEIVED)
+    return event_id, created
+
+
+def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime | None = None,
+                initial_lookback: timedelta = timedelta(days=1)) -> PollResult:
+    """Orders changed since the watermark (minus an overlap) that have no binding and no open event."""
+    settings = rt.settings
+    tz = ZoneInfo(rt.connection(connection).prestashop.timezone)
+    now_utc = now or datetime.now(UTC)
+    mark = rt.store.get_watermark(connection, ORDERS_WATERMARK)
+    since_utc = datetime.fromisoformat(mark) if mark else now_utc - initial_lookback
+    since_utc -= timedelta(seconds=settings.poll_overlap_seconds)
+    since_local = since_utc.astimezone(tz).strftime(PS_DATETIME)
+    until_local = (now_utc + timedelta(minutes=1)).astimezone(tz).strftime(PS_DATETIME)
+    result = PollResult(connection, since_local, until_local)
+    client = rt.prestashop(connection)
+    newest: datetime | None = None
+    for row in client.list("orders", display="[id,date_upd]", filters={"date_upd": f"[{since_local},{until_local}]"},
+                           sort="[date_upd_ASC,id_ASC]", date=True):
+        result.seen += 1
+        order_id = str(row["id"])
+        changed = _as_utc(row["date_upd"], tz)
+        newest = changed if newest is None or changed > newest else newest
+        if rt.store.get_binding(connection, "order", order_id):
+            result.skipped_bound += 1
+            continue
+        if rt.store.open_event_for(connection, "order", order_id):
+            result.skipped_open += 1
+            continue
+        new = NewEvent(connection=connection, source_system="poller", entity="order", source_id=order_id,
+                       event_type="order.polled", dedupe_key=f"poll:order:{order_id}:{changed.isoformat()}",
+                       payload={"id_order": int(order_id), "date_upd": changed.isoformat()})
+        event_id, created = enqueue_new_event(rt.store, new, enqueue)
+        if created:
+            result.enqueued.append(event_id)
+    if newest is not None:
+        result.watermark = newest.astimezone(UTC).isoformat()
+        rt.store.set_watermark(connection, ORDERS_WATERMARK, result.watermark)
+    log.info("polled orders", connection=connection, seen=result.seen, enqueued=len(result.enqueued),
+             since=since_local)
+    return result
+
+
+def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None) -> list[int]:
+    """Re-enqueue events stuck in a non-final state (a lost chain, a dead worker, a failed publish)."""
+    seconds = rt.settings.sweeper_stale_seconds if stale_seconds is None else stale_seconds
+    stale = [(i, e, s) for i, e, s in rt.store.stale_events(stale_cutoff(seconds)) if e in FLOWS]
+    if not stale:
+        return []
+    rt.store.touch([i for i, _, _ in stale])
+    for event_id, entity, step in stale:
+        enqueue(event_id, entity, step)
+    log.warning("re-enqueued stale events", count=len(stale), event_ids=[i for i, _, _ in stale][:50])
+    return [i for i, _, _ in stale]

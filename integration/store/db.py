@@ -1,0 +1,76 @@
+"""Engines and sessions. SQLite by default (WAL, long busy timeout, shared by threads); PostgreSQL in production."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_engine(url: str) -> Engine:
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            parsed = make_url(url)
+            kwargs: dict[str, Any] = {"future": True}
+            if parsed.get_backend_name() == "sqlite":
+                if parsed.database and parsed.database != ":memory:":
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+                kwargs["pool_size"] = 40
+                kwargs["max_overflow"] = 20
+            else:
+                kwargs.update(pool_size=10, max_overflow=30, pool_pre_ping=True)
+            engine = create_engine(url, **kwargs)
+            if parsed.get_backend_name() == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            _engines[url] = engine
+            _factories[url] = sessionmaker(engine, expire_on_commit=False)
+        return engine
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    get_engine(url)
+    return _factories[url]
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A unit of work: commit on success, roll back on error, always close."""
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_all() -> None:
+    """Drop pooled connections (after fork, and between tests)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _factories.clear()

@@ -1,0 +1,175 @@
+"""The store: the inbox of sync events with their per-step history, bindings, watermarks and dead letters.
+
+The SQL store, not Celery, is the source of truth for "what happened to order 1234": every step writes its
+outcome here before the next one runs, so Redis can be flushed and the system catches up from SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+# Event statuses. Final ones end the event; the sweeper re-enqueues the others when they go stale.
+RECEIVED = "received"  # in the inbox, not yet handed to a worker
+QUEUED = "queued"
+RUNNING = "running"
+RETRYING = "retrying"
+SUCCEEDED = "succeeded"
+SKIPPED = "skipped"
+DEAD = "dead"  # dead-lettered: see dead_letter
+HELD = "held"  # anomaly: waits for an operator
+PENDING_FLOW = "pending_flow"  # accepted, but no flow handles this event type yet
+FINAL_STATUSES = frozenset({SUCCEEDED, SKIPPED, DEAD, HELD, PENDING_FLOW})
+ACTIVE_STATUSES = frozenset({RECEIVED, QUEUED, RUNNING, RETRYING})
+
+
+class SyncEvent(Base):
+    __tablename__ = "sync_event"
+    __table_args__ = (
+        UniqueConstraint("connection", "dedupe_key", name="uq_sync_event_dedupe"),
+        Index("ix_sync_event_status_updated", "status", "updated_at"),
+        Index("ix_sync_event_record", "connection", "entity", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    source_system: Mapped[str] = mapped_column(String(32))  # prestashop | infor | poller | operator
+    entity: Mapped[str] = mapped_column(String(32))  # order | customer | product | stock
+    source_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=RECEIVED)
+    current_step: Mapped[str | None] = mapped_column(String(16), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    steps: Mapped[list[SyncStep]] = relationship(
+        back_populates="event", order_by="SyncStep.id", cascade="all, delete-orphan"
+    )
+
+
+class SyncStep(Base):
+    """One row per (event, step): its outcome, attempts, last error and output snapshot."""
+
+    __tablename__ = "sync_step"
+    __table_args__ = (UniqueConstraint("event_id", "step", name="uq_sync_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("sync_event.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # running | retrying | done | skipped | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    event: Mapped[SyncEvent] = relationship(back_populates="steps")
+
+
+class Binding(Base):
+    """PrestaShop id ⇄ Infor id per connection and entity: the idempotency key of every write."""
+
+    __tablename__ = "binding"
+    __table_args__ = (
+        UniqueConstraint("connection", "entity", "ps_id", name="uq_binding_ps"),
+        UniqueConstraint("connection", "entity", "infor_id", name="uq_binding_infor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    ps_id: Mapped[str] = mapped_column(String(64))
+    infor_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Watermark(Base):
+    """"Changed since" positions of the pollers."""
+
+    __tablename__ = "watermark"
+
+    connection: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+DLQ_OPEN = "open"
+DLQ_REPLAYED = "replayed"
+DLQ_DISCARDED = "discarded"
+
+
+class DeadLetter(Base):
+    """A permanently failed or exhausted event, with all it takes to understand and replay it."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (Index("ix_dead_letter_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("sync_event.id", ondelete="CASCADE"))
+    connection: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(16))
+    task_name: Mapped[str] = mapped_column(String(200))
+    error_type: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text, default=None)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    traceback: Mapped[str | None] = mapped_column(Text, default=None)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=DLQ_OPEN)
+    replay_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(default=None)

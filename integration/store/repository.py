@@ -1,0 +1,312 @@
+"""What the producers, the flows and the operators do to the store. Each function is one short transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from integration.jsonutil import to_jsonable
+from integration.store import models as m
+from integration.store.db import session_scope
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    connection: str
+    source_system: str
+    entity: str
+    source_id: str
+    event_type: str
+    dedupe_key: str
+    payload: dict[str, Any]
+
+
+class Store:
+    """The store behind one database URL."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def session(self):  # type: ignore[no-untyped-def]
+        return session_scope(self.url)
+
+    # -- the inbox -----------------------------------------------------------------------------------
+    def add_event(self, new: NewEvent, *, status: str = m.RECEIVED) -> tuple[int, bool]:
+        """Insert an inbox row; a repeated delivery (same dedupe key) returns the existing id and False."""
+        try:
+            with self.session() as s:
+                event = m.SyncEvent(
+                    connection=new.connection, source_system=new.source_system, entity=new.entity,
+                    source_id=new.source_id, event_type=new.event_type, dedupe_key=new.dedupe_key,
+                    payload=to_jsonable(new.payload), status=status,
+                )
+                s.add(event)
+                s.flush()
+                return event.id, True
+        except IntegrityError:
+            with self.session() as s:
+                existing = s.scalar(
+                    select(m.SyncEvent.id).where(
+                        m.SyncEvent.connection == new.connection, m.SyncEvent.dedupe_key == new.dedupe_key
+                    )
+                )
+                if existing is None:  # the conflict was something else: let it surface
+                    raise
+                return existing, False
+
+    def get_event(self, event_id: int) -> m.SyncEvent | None:
+        with self.session() as s:
+            return s.get(m.SyncEvent, event_id)
+
+    def event_snapshot(self, event_id: int) -> dict[str, Any]:
+        """The event with its steps, as JSON-able data (for the CLI and the tests)."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None:
+                return {}
+            return {
+                "id": event.id, "connection": event.connection, "entity": event.entity,
+                "source_id": event.source_id, "event_type": event.event_type, "status": event.status,
+                "current_step": event.current_step, "attempts": event.attempts, "last_error": event.last_error,
+                "result": event.result, "created_at": event.created_at.isoformat(),
+                "updated_at": event.updated_at.isoformat(),
+                "steps": [
+                    {"step": st.step, "status": st.status, "attempts": st.attempts, "error": st.error,
+                     "started_at": st.started_at.isoformat(),
+                     "finished_at": st.finished_at.isoformat() if st.finished_at else None}
+                    for st in event.steps
+                ],
+            }
+
+    def set_status(self, event_id: int, status: str, *, result: dict[str, Any] | None = None,
+                   error: dict[str, Any] | None = None) -> None:
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None:
+                return
+            event.status = status
+            if result is not None:
+                event.result = to_jsonable(result)
+            if error is not None:
+                event.last_error = to_jsonable(error)
+            if status in m.FINAL_STATUSES:
+                event.finished_at = m.utcnow()
+
+    def mark_queued(self, event_ids: Sequence[int]) -> None:
+        """Received → queued, only for events no worker has touched yet."""
+        if not event_ids:
+            return
+        with self.session() as s:
+            s.execute(
+                update(m.SyncEvent)
+                .where(m.SyncEvent.id.in_(list(event_ids)), m.SyncEvent.status == m.RECEIVED)
+                .values(status=m.QUEUED, updated_at=m.utcnow())
+            )
+
+    # -- steps ---------------------------------------------------------------------------------------
+    def start_step(self, event_id: int, step: str) -> m.SyncEvent | None:
+        """Record that a step begins; returns None when the event is already final (nothing to do)."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None or event.status in m.FINAL_STATUSES:
+                return None
+            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
+            if row is None:
+                row = m.SyncStep(event_id=event_id, step=step, status="running", attempts=0)
+                s.add(row)
+            row.status = "running"
+            row.attempts += 1
+            row.started_at = m.utcnow()
+            event.status = m.RUNNING
+            event.current_step = step
+            event.attempts += 1
+            event.updated_at = m.utcnow()
+            return event
+
+    def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None) -> None:
+        with self.session() as s:
+            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
+            if row is None:
+                return
+            row.status = "done"
+            row.output = to_jsonable(output) if output is not None else None
+            row.error = None
+            row.finished_at = m.utcnow()
+            event = s.get(m.SyncEvent, event_id)
+            if event is not None:
+                event.updated_at = m.utcnow()
+
+    def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool) -> None:
+        with self.session() as s:
+            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
+            if row is not None:
+                row.status = "retrying" if retrying else "failed"
+                row.error = to_jsonable(error)
+                row.finished_at = None if retrying else m.utcnow()
+            event = s.get(m.SyncEvent, event_id)
+            if event is not None:
+                event.last_error = to_jsonable(error)
+                if event.status not in m.FINAL_STATUSES:
+                    event.status = m.RETRYING if retrying else event.status
+                event.updated_at = m.utcnow()
+
+    def step_output(self, event_id: int, step: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            return s.scalar(
+                select(m.SyncStep.output).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step)
+            )
+
+    # -- bindings ------------------------------------------------------------------------------------
+    def get_binding(self, connection: str, entity: str, ps_id: str) -> str | None:
+        with self.session() as s:
+            return s.scalar(
+                select(m.Binding.infor_id).where(
+                    m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
+                )
+            )
+
+    def get_binding_by_infor(self, connection: str, entity: str, infor_id: str) -> str | None:
+        with self.session() as s:
+            return s.scalar(
+                select(m.Binding.ps_id).where(
+                    m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.infor_id == infor_id
+                )
+            )
+
+    def save_binding(self, connection: str, entity: str, ps_id: str, infor_id: str,
+                     data: dict[str, Any] | None = None) -> str:
+        """Bind once. A racing second save of the same pair is fine; a different pair is an error."""
+        try:
+            with self.session() as s:
+                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id, infor_id=infor_id,
+                                data=to_jsonable(data) if data else None))
+            return infor_id
+        except IntegrityError:
+            existing = self.get_binding(connection, entity, ps_id)
+            if existing is not None and existing == infor_id:
+                return existing
+            raise
+
+    def count_bindings(self, connection: str, entity: str) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(m.Binding).where(
+                m.Binding.connection == connection, m.Binding.entity == entity)) or 0)
+
+    # -- watermarks ----------------------------------------------------------------------------------
+    def get_watermark(self, connection: str, name: str) -> str | None:
+        with self.session() as s:
+            row = s.get(m.Watermark, (connection, name))
+            return row.value if row else None
+
+    def set_watermark(self, connection: str, name: str, value: str) -> None:
+        with self.session() as s:
+            row = s.get(m.Watermark, (connection, name))
+            if row is None:
+                s.add(m.Watermark(connection=connection, name=name, value=value))
+            elif value > row.value:  # never move backwards (ISO timestamps sort as text)
+                row.value = value
+
+    # -- the sweeper ---------------------------------------------------------------------------------
+    def stale_events(self, older_than: datetime, limit: int = 500) -> list[tuple[int, str, str | None]]:
+        """(id, entity, current step) of active events nobody has touched since ``older_than``."""
+        with self.session() as s:
+            rows = s.execute(
+                select(m.SyncEvent.id, m.SyncEvent.entity, m.SyncEvent.current_step)
+                .where(m.SyncEvent.status.in_(m.ACTIVE_STATUSES), m.SyncEvent.updated_at < older_than)
+                .order_by(m.SyncEvent.id)
+                .limit(limit)
+            ).all()
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    def touch(self, event_ids: Sequence[int]) -> None:
+        with self.session() as s:
+            s.execute(update(m.SyncEvent).where(m.SyncEvent.id.in_(list(event_ids)))
+                      .values(updated_at=m.utcnow()))
+
+    def open_event_for(self, connection: str, entity: str, source_id: str) -> int | None:
+        """An active event for this record, if any (the poller does not enqueue a second one)."""
+        with self.session() as s:
+            return s.scalar(
+                select(m.SyncEvent.id).where(
+                    m.SyncEvent.connection == connection, m.SyncEvent.entity == entity,
+                    m.SyncEvent.source_id == source_id, m.SyncEvent.status.in_(m.ACTIVE_STATUSES),
+                ).limit(1)
+            )
+
+    # -- dead letters --------------------------------------------------------------------------------
+    def dead_letter(self, event_id: int, *, step: str, task_name: str, error: dict[str, Any],
+                    traceback: str | None) -> int:
+        """Dead-letter an event: the DLQ row and the event's final status in one transaction."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None:
+                raise LookupError(f"sync_event {event_id} does not exist")
+            row = m.DeadLetter(
+                event_id=event_id, connection=event.connection, entity=event.entity, source_id=event.source_id,
+                step=step, task_name=task_name, error_type=str(error.get("type", "Error")),
+                message=str(error.get("message", "")), resolution=error.get("resolution"),
+                details=to_jsonable(error.get("details") or {}), traceback=traceback,
+                payload=event.payload, attempts=event.attempts,
+            )
+            s.add(row)
+            event.status = m.DEAD
+            event.last_error = to_jsonable(error)
+            event.finished_at = m.utcnow()
+            s.flush()
+            return row.id
+
+    def list_dead_letters(self, status: str | None = m.DLQ_OPEN, limit: int = 100) -> list[m.DeadLetter]:
+        with self.session() as s:
+            query = select(m.DeadLetter).order_by(m.DeadLetter.id.desc()).limit(limit)
+            if status:
+                query = query.where(m.DeadLetter.status == status)
+            return list(s.scalars(query))
+
+    def get_dead_letter(self, dlq_id: int) -> m.DeadLetter | None:
+        with self.session() as s:
+            return s.get(m.DeadLetter, dlq_id)
+
+    def reopen_for_replay(self, dlq_id: int) -> int | None:
+        """Mark a dead letter replayed and put its event back in the inbox; returns the event id."""
+        with self.session() as s:
+            row = s.get(m.DeadLetter, dlq_id)
+            if row is None or row.status != m.DLQ_OPEN:
+                return None
+            row.status = m.DLQ_REPLAYED
+            row.replay_count += 1
+            row.replayed_at = m.utcnow()
+            event = s.get(m.SyncEvent, row.event_id)
+            if event is None:
+                return None
+            event.status = m.RECEIVED
+            event.finished_at = None
+            event.updated_at = m.utcnow()
+            for step in event.steps:
+                if step.status != "done":
+                    step.status = "pending"
+            return event.id
+
+    def status_counts(self, connection: str | None = None, since: datetime | None = None) -> dict[str, int]:
+        with self.session() as s:
+            query = select(m.SyncEvent.status, func.count()).group_by(m.SyncEvent.status)
+            if connection:
+                query = query.where(m.SyncEvent.connection == connection)
+            if since:
+                query = query.where(m.SyncEvent.created_at >= since)
+            return {str(k): int(v) for k, v in s.execute(query).all()}
+
+    def recent_events(self, limit: int = 50, status: str | None = None) -> list[m.SyncEvent]:
+        with self.session() as s:
+            query = select(m.SyncEvent).order_by(m.SyncEvent.id.desc()).limit(limit)
+            if status:
+                query = query.where(m.SyncEvent.status == status)
+            return list(s.scalars(query))
+
+
+def stale_cutoff(seconds: int) -> datetime:
+    return m.utcnow() - timedelta(seconds=seconds)

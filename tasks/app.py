@@ -1,0 +1,48 @@
+"""The Celery application. ``celery -A tasks.app worker|beat|flower``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import setup_logging, worker_process_init
+
+from integration.config import get_settings
+from integration.observability import configure_logging, init_sentry
+
+app = Celery("psinfor")
+app.config_from_object("celeryconfig")
+app.conf.include = ["tasks.flows", "tasks.maintenance", "tasks.dead_letter"]
+
+
+@setup_logging.connect
+def _setup_logging(**_kwargs: Any) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _init_sentry() -> None:
+    settings = get_settings()
+    if settings.sentry_dsn:
+        from sentry_sdk.integrations.celery import CeleryIntegration
+
+        init_sentry(settings.sentry_dsn.reveal(), integrations=[CeleryIntegration()])
+
+
+_init_sentry()
+
+
+@worker_process_init.connect
+def _after_fork(**_kwargs: Any) -> None:
+    from integration.store.db import dispose_all
+
+    dispose_all()  # pooled DB connections must not cross a fork
+
+
+def use_broker(url: str) -> None:
+    """Point the app at another Redis (the demo and the tests start their own)."""
+    app.conf.broker_url = url
+    app.conf.broker_write_url = None
+    app.conf.broker_read_url = None
+    app.pool.force_close_all()
+    app._pool = None

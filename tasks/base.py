@@ -1,0 +1,81 @@
+"""The base task: retry policy and dead-lettering in one place.
+
+A step that raises ``TransientError`` (or a database or broker hiccup) is retried with exponential backoff
+and full jitter, capped far below the Redis visibility timeout. A ``PermanentError``, an unexpected
+exception, or a transient one that ran out of retries, dead-letters the event: a ``dead_letter`` row in SQL
+(written first, so nothing is lost) and a message on the ``dead_letter`` queue that Flower shows.
+"""
+
+from __future__ import annotations
+
+import random
+import traceback
+from typing import Any
+
+import redis
+import structlog
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+
+from integration.errors import IntegrationError, TransientError
+from integration.flows.base import describe_error
+from integration.runtime import get_runtime
+
+log = structlog.get_logger("psinfor.tasks")
+
+# Faults of our own infrastructure are transient too: the store or the broker was briefly unavailable.
+TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+             SoftTimeLimitExceeded)
+
+
+def backoff_seconds(retries: int, base: float, maximum: float) -> float:
+    """Full jitter: uniform in [base, min(max, base * 2**retries)] (never zero, never a thundering herd)."""
+    ceiling = min(maximum, base * (2 ** retries))
+    return random.uniform(min(base, ceiling), ceiling)
+
+
+def error_of(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, IntegrationError):
+        return exc.to_dict()
+    error = describe_error(exc)
+    error["transient"] = isinstance(exc, TRANSIENT)
+    return error
+
+
+class SyncTask(Task):
+    """Base for every sync step. Subclasses call ``self.guard(event_id, step, fn)``."""
+
+    abstract = True
+    acks_late = True
+    typing = True
+
+    @property
+    def max_sync_retries(self) -> int:
+        return int(self.app.conf.get("retry_max_retries", 8))
+
+    def countdown(self) -> float:
+        conf = self.app.conf
+        return backoff_seconds(self.request.retries, float(conf.get("retry_backoff_base", 2.0)),
+                               float(conf.get("retry_backoff_max", 300.0)))
+
+    def halt_chain(self) -> None:
+        """Stop the rest of the chain (the event is final): Celery reads request.chain after we return."""
+        self.request.chain = None
+        self.request.callbacks = None
+
+    def dead_letter(self, event_id: int, step: str, exc: BaseException) -> None:
+        error = error_of(exc)
+        text = "".join(traceback.format_exception(exc))
+        rt = get_runtime()
+        dlq_id = rt.store.dead_letter(event_id, step=step, task_name=self.name, error=error, traceback=text)
+        log.error("event dead-lettered", event_id=event_id, step=step, dead_letter_id=dlq_id,
+                  error=error.get("message"), resolution=error.get("resolution"))
+        try:
+            self.app.send_task(
+                "psinfor.dead_letter.record",
+                args=[dlq_id, event_id, step, f"{error.get('type')}: {error.get('message')}"],
+                queue="dead_letter",
+            )
+        except Exception:  # the SQL row is the record; the queue message is for Flower and alerting
+            log.exception("could not publish the dead letter message", dead_letter_id=dlq_id)
