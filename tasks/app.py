@@ -44,5 +44,7 @@ def use_broker(url: str) -> None:
     app.conf.broker_url = url
     app.conf.broker_write_url = None
     app.conf.broker_read_url = None
-    app.pool.force_close_all()
-    app._pool = None
+    if app._pool is not None:  # connections made to the old broker
+        app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None

@@ -1,0 +1,61 @@
+"""Integration fixtures: the Celery app on the live test Redis, settings pointing at real services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from integration.config import Settings, load_settings
+from integration.runtime import reset_runtime
+
+WEBHOOK_SECRET = "test-webhook-secret"
+PS_KEY = "TESTKEY0000000000000000000000001"
+
+
+@pytest.fixture(scope="session")
+def celery_app(redis_url: str) -> Any:
+    from tasks.app import app, use_broker
+
+    use_broker(redis_url)
+    # Fast retries in tests; the policy itself is unchanged.
+    app.conf.update(retry_backoff_base=0.2, retry_backoff_max=1.0, retry_max_retries=12,
+                    worker_send_task_events=False, task_send_sent_event=False)
+    app.loader.import_default_modules()
+    return app
+
+
+@pytest.fixture
+def make_settings(db_url: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: str) -> Settings:
+        env = {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "PS_KEY": PS_KEY,
+            "PS_URL": "http://127.0.0.1:9/api",
+            "LOG_FORMAT": "console",
+            "POLL_OVERLAP_SECONDS": "300",
+            **overrides,
+        }
+        return load_settings(env)
+
+    return make
+
+
+@pytest.fixture
+def clean_broker(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def runtime_for() -> Iterator[Callable[[Settings], Any]]:
+    yield reset_runtime
+    reset_runtime(None)

@@ -1,0 +1,86 @@
+"""The store on SQLite and PostgreSQL: inbox de-duplication, bindings, watermarks, dead letters."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from integration.store import models as m
+from integration.store.repository import NewEvent, Store, stale_cutoff
+
+
+def _event(key: str = "webhook:abc", source_id: str = "5") -> NewEvent:
+    return NewEvent(connection="default", source_system="prestashop", entity="order", source_id=source_id,
+                    event_type="order.created", dedupe_key=key, payload={"id_order": int(source_id)})
+
+
+def test_repeated_delivery_is_one_inbox_row(store: Store):
+    first, created = store.add_event(_event())
+    again, created_again = store.add_event(_event())
+    assert created and not created_again
+    assert first == again
+
+
+def test_concurrent_deliveries_make_one_row(store: Store):
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: store.add_event(_event("webhook:race")), range(8)))
+    assert len({event_id for event_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+def test_steps_record_outcome_and_snapshot(store: Store):
+    event_id, _ = store.add_event(_event())
+    assert store.start_step(event_id, "extract") is not None
+    store.finish_step(event_id, "extract", {"bundle": {"order": {"id": 5}}})
+    assert store.step_output(event_id, "extract") == {"bundle": {"order": {"id": 5}}}
+    store.start_step(event_id, "transform")
+    store.fail_step(event_id, "transform", {"type": "Timeout", "message": "slow"}, retrying=True)
+    snap = store.event_snapshot(event_id)
+    assert snap["status"] == m.RETRYING and snap["current_step"] == "transform"
+    assert [s["status"] for s in snap["steps"]] == ["done", "retrying"]
+    store.set_status(event_id, m.SUCCEEDED)
+    assert store.start_step(event_id, "load") is None  # final events do nothing
+
+
+def test_binding_is_unique_on_both_sides(store: Store):
+    store.save_binding("default", "order", "5", "1000001")
+    assert store.save_binding("default", "order", "5", "1000001") == "1000001"  # the same pair again is fine
+    with pytest.raises(IntegrityError):
+        store.save_binding("default", "order", "5", "1000002")
+    with pytest.raises(IntegrityError):
+        store.save_binding("default", "order", "6", "1000001")
+    assert store.get_binding("default", "order", "5") == "1000001"
+    assert store.get_binding_by_infor("default", "order", "1000001") == "5"
+    store.save_binding("other-shop", "order", "5", "1000001")  # connections are independent
+
+
+def test_watermark_never_moves_backwards(store: Store):
+    store.set_watermark("default", "orders", "2026-01-02T00:00:00+00:00")
+    store.set_watermark("default", "orders", "2026-01-01T00:00:00+00:00")
+    assert store.get_watermark("default", "orders") == "2026-01-02T00:00:00+00:00"
+
+
+def test_dead_letter_and_replay(store: Store):
+    event_id, _ = store.add_event(_event())
+    store.start_step(event_id, "load")
+    dlq_id = store.dead_letter(event_id, step="load", task_name="psinfor.order.load",
+                               error={"type": "ServerReturnedNOK", "message": "Item X does not exist",
+                                      "resolution": "create the item"}, traceback="Traceback…")
+    assert store.get_event(event_id).status == m.DEAD
+    [row] = store.list_dead_letters()
+    assert (row.id, row.message, row.resolution, row.attempts) == (dlq_id, "Item X does not exist",
+                                                                   "create the item", 1)
+    assert store.reopen_for_replay(dlq_id) == event_id
+    assert store.get_event(event_id).status == m.RECEIVED
+    assert store.reopen_for_replay(dlq_id) is None  # a replayed letter is not replayed twice
+    assert store.list_dead_letters() == []
+
+
+def test_stale_events_are_found(store: Store):
+    event_id, _ = store.add_event(_event(), status=m.QUEUED)
+    assert store.stale_events(stale_cutoff(-5)) == [(event_id, "order", None)]
+    assert store.stale_events(stale_cutoff(60)) == []
+    store.set_status(event_id, m.SUCCEEDED)
+    assert store.stale_events(stale_cutoff(-5)) == []
