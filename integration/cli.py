@@ -18,10 +18,10 @@ _SUBCOMMANDS = (
     ("integration.sandbox.cli", "sandbox"),
     ("integration.mapping.cli", "map_group"),
     ("integration.ops_cli", "db"),
-    ("integration.ops_cli", "dlq"),
     ("integration.ops_cli", "events"),
-    ("integration.ops_cli", "resync"),
-    ("integration.ops_cli", "demo"),
+    ("tasks.cli", "dlq"),
+    ("tasks.cli", "resync"),
+    ("integration.demo", "demo"),
 )
 
 for _module, _attr in _SUBCOMMANDS:

@@ -59,14 +59,21 @@ def enqueue_new_event(store: Store, new: NewEvent, enqueue: Enqueue) -> tuple[in
 
 
 def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime | None = None,
-                initial_lookback: timedelta = timedelta(days=1)) -> PollResult:
-    """Orders changed since the watermark (minus an overlap) that have no binding and no open event."""
+                since: datetime | None = None, initial_lookback: timedelta = timedelta(days=1),
+                source: str = "poller") -> PollResult:
+    """Orders changed since the watermark (minus an overlap) that have no binding and no open event.
+
+    With an explicit ``since`` (an operator's resync) the watermark is neither read nor moved.
+    """
     settings = rt.settings
     tz = ZoneInfo(rt.connection(connection).prestashop.timezone)
     now_utc = now or datetime.now(UTC)
-    mark = rt.store.get_watermark(connection, ORDERS_WATERMARK)
-    since_utc = datetime.fromisoformat(mark) if mark else now_utc - initial_lookback
-    since_utc -= timedelta(seconds=settings.poll_overlap_seconds)
+    if since is None:
+        mark = rt.store.get_watermark(connection, ORDERS_WATERMARK)
+        since_utc = datetime.fromisoformat(mark) if mark else now_utc - initial_lookback
+        since_utc -= timedelta(seconds=settings.poll_overlap_seconds)
+    else:
+        since_utc = since if since.tzinfo else since.replace(tzinfo=tz)
     since_local = since_utc.astimezone(tz).strftime(PS_DATETIME)
     until_local = (now_utc + timedelta(minutes=1)).astimezone(tz).strftime(PS_DATETIME)
     result = PollResult(connection, since_local, until_local)
@@ -84,13 +91,13 @@ def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime
         if rt.store.open_event_for(connection, "order", order_id):
             result.skipped_open += 1
             continue
-        new = NewEvent(connection=connection, source_system="poller", entity="order", source_id=order_id,
-                       event_type="order.polled", dedupe_key=f"poll:order:{order_id}:{changed.isoformat()}",
+        new = NewEvent(connection=connection, source_system=source, entity="order", source_id=order_id,
+                       event_type=f"order.{source}", dedupe_key=f"{source}:order:{order_id}:{changed.isoformat()}",
                        payload={"id_order": int(order_id), "date_upd": changed.isoformat()})
         event_id, created = enqueue_new_event(rt.store, new, enqueue)
         if created:
             result.enqueued.append(event_id)
-    if newest is not None:
+    if newest is not None and since is None:
         result.watermark = newest.astimezone(UTC).isoformat()
         rt.store.set_watermark(connection, ORDERS_WATERMARK, result.watermark)
     log.info("polled orders", connection=connection, seen=result.seen, enqueued=len(result.enqueued),

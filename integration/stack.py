@@ -1,0 +1,204 @@
+"""Start and stop the whole system as real processes: sandboxes, receiver, worker, beat (demo and bench).
+
+Every process runs in its own process group with its output in ``workdir/logs``; ``stop()`` ends them all
+(SIGTERM, then SIGKILL) and the private Redis if one was started, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from integration.devservices import RedisService, ensure_redis, free_port
+
+BIN = Path(sys.executable).parent
+PS_KEY = "DEMOKEY00000000000000000000000001"[:32]
+WEBHOOK_SECRET = "demo-webhook-secret"
+ALL_QUEUES = "webhooks,orders,customers,catalog,inventory,status,dead_letter,maintenance"
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    worker_concurrency: int = 16
+    web_workers: int = 2
+    poll_interval: float = 60.0
+    sweep_interval: float = 60.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+    redis: RedisService | None = None
+    procs: dict[str, Proc] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    ps_url: str = ""
+    infor_url: str = ""
+    web_url: str = ""
+
+    # -- life cycle ------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        (self.workdir / "logs").mkdir(parents=True)
+        self.redis = ensure_redis(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+        ps_port, infor_port, web_port = free_port(), free_port(), free_port()
+        self.ps_url = f"http://127.0.0.1:{ps_port}"
+        self.infor_url = f"http://127.0.0.1:{infor_port}"
+        self.web_url = f"http://127.0.0.1:{web_port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'psinfor.db'}",
+            "REDIS_URL": self.redis.url,
+            "PS_URL": f"{self.ps_url}/api",
+            "PS_KEY": PS_KEY,
+            "IONAPI_FILE": str(self.workdir / "sandbox.ionapi"),
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+            "PSINFOR_POLL_INTERVAL": str(self.poll_interval),
+            "PSINFOR_SWEEP_INTERVAL": str(self.sweep_interval),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        self._flush_broker()
+        from integration.store.migrate import upgrade
+
+        upgrade(self.env["DATABASE_URL"])
+
+    def _flush_broker(self) -> None:
+        import redis
+
+        assert self.redis is not None
+        client = redis.Redis.from_url(self.redis.url)
+        client.flushdb()
+        client.close()
+
+    def start_sandboxes(self) -> None:
+        ps_port = self.ps_url.rsplit(":", 1)[1]
+        infor_port = self.infor_url.rsplit(":", 1)[1]
+        self.spawn("prestashop", [str(BIN / "psinfor"), "sandbox", "prestashop", "--port", ps_port, "--key", PS_KEY,
+                                  "--webhook-url", f"{self.web_url}/webhooks/prestashop",
+                                  "--webhook-secret", WEBHOOK_SECRET])
+        self.spawn("infor", [str(BIN / "psinfor"), "sandbox", "infor", "--port", infor_port,
+                             "--write-ionapi", self.env["IONAPI_FILE"]])
+        self.wait_http(f"{self.ps_url}/_sandbox/stats", "prestashop")
+        self.wait_http(f"{self.infor_url}/_sandbox/stats", "infor")
+        self.wait_file(Path(self.env["IONAPI_FILE"]), "infor")
+
+    def start_web(self) -> None:
+        self.spawn("web", [str(BIN / "gunicorn"), "-w", str(self.web_workers), "-b",
+                           self.web_url.removeprefix("http://"), "--log-level", "warning", "tasks.wsgi:create_app()"])
+        self.wait_http(f"{self.web_url}/healthz", "web")
+
+    def start_worker(self, name: str = "worker", *, concurrency: int | None = None, include: str | None = None,
+                     queues: str = ALL_QUEUES) -> None:
+        cmd = [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c",
+               str(concurrency or self.worker_concurrency), "-Q", queues, "-n", f"{name}@%h", "-l", "INFO",
+               "--without-gossip", "--without-mingle"]
+        if include:
+            cmd += ["--include", include]
+        self.spawn(name, cmd)
+        self.wait_log(name, "ready.")
+
+    def start_beat(self) -> None:
+        self.spawn("beat", [str(BIN / "celery"), "-A", "tasks.app", "beat", "-l", "INFO",
+                            "-s", str(self.workdir / "celerybeat-schedule")])
+        self.wait_log("beat", "beat: Starting")
+
+    def start_all(self) -> None:
+        self.prepare()
+        self.start_sandboxes()
+        self.start_web()
+        self.start_worker()
+        self.start_beat()
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            self._terminate(proc)
+        self.procs.clear()
+        if self.redis is not None:
+            self.redis.stop()
+
+    def stop_process(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is not None:
+            self._terminate(proc, first=sig)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def spawn(self, name: str, cmd: list[str]) -> Proc:
+        log = self.workdir / "logs" / f"{name}.log"
+        handle = log.open("ab")
+        popen = subprocess.Popen(cmd, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+                                 start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+        handle.close()
+        proc = Proc(name, popen, log)
+        self.procs[name] = proc
+        return proc
+
+    @staticmethod
+    def _terminate(proc: Proc, first: int = signal.SIGTERM) -> None:
+        if proc.popen.poll() is not None:
+            return
+        try:
+            os.killpg(proc.popen.pid, first)
+            proc.popen.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait(timeout=5)
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.popen.poll() is not None:
+            tail = proc.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.popen.returncode}; its log ends with:\n{tail}")
+
+    def wait_http(self, url: str, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            try:
+                if requests.get(url, timeout=1).status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not answer at {url} within {timeout}s")
+
+    def wait_file(self, path: Path, name: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            self._check_alive(name)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not write {path}")
+            time.sleep(0.1)
+
+    def wait_log(self, name: str, marker: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.procs[name]
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            if marker in proc.log.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not log {marker!r} within {timeout}s")
+
+    def cpu_seconds(self, name: str) -> float:
+        """User + system CPU of a process and its children so far (Linux /proc)."""
+        pid = self.procs[name].popen.pid
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
