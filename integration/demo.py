@@ -80,8 +80,8 @@ def _summary(store: Store, stack: Stack, counts: dict[str, int], bad: list[int],
     synced = [e for e in events if e.status == m.SUCCEEDED]
     click.echo("")
     click.echo("summary")
-    click.echo(f"  synced to Infor : {len(synced)} orders "
-               f"(e.g. {', '.join(f'PS {e.source_id} → ORNO {(e.result or {}).get('orno')}' for e in synced[:3])})")
+    examples = ", ".join(f"PS {e.source_id} → ORNO {(e.result or {}).get('orno')}" for e in synced[:3])
+    click.echo(f"  synced to Infor : {len(synced)} orders (e.g. {examples})")
     polled = [e for e in synced if e.source_system == "poller"]
     click.echo(f"  found by poller : {len(polled)} (order {', '.join(str(i) for i in missed)} had no webhook)")
     click.echo(f"  skipped         : {counts.get(m.SKIPPED, 0)}")
@@ -89,7 +89,8 @@ def _summary(store: Store, stack: Stack, counts: dict[str, int], bad: list[int],
     letters = store.list_dead_letters()
     click.echo(f"  dead-lettered   : {len(letters)}")
     for letter in letters:
-        click.echo(f"    #{letter.id} order {letter.source_id}, step {letter.step}: {letter.error_type}: {letter.message}")
+        click.echo(f"    #{letter.id} order {letter.source_id}, step {letter.step}: "
+                   f"{letter.error_type}: {letter.message}")
         if letter.resolution:
             click.echo(f"       Resolution: {letter.resolution}")
     click.echo(f"  elapsed         : {elapsed:.1f}s (start-up included)")
