@@ -59,3 +59,26 @@ def clean_broker(redis_url: str) -> Iterator[redis.Redis]:
 def runtime_for() -> Iterator[Callable[[Settings], Any]]:
     yield reset_runtime
     reset_runtime(None)
+
+
+@pytest.fixture
+def worker(celery_app: Any, clean_broker: redis.Redis) -> Iterator[Any]:
+    """A real Celery worker (threads pool) in this process, consuming every queue of the live Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(celery_app, pool="threads", concurrency=8, perform_ping_check=False, loglevel="WARNING",
+                      shutdown_timeout=20) as controller:
+        yield controller
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
+    """Poll until ``predicate()`` is truthy (a readiness wait, not a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,118 @@
+"""The Celery layer on a live Redis with an embedded worker: per-step retries keep the chain, failures
+dead-letter the event (SQL row + dead_letter queue message), skips halt the chain."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from integration.errors import PermanentError, TransientError
+from integration.flows import FLOWS
+from integration.flows.base import Flow, SkipEvent
+from integration.store import models as m
+from integration.store.repository import NewEvent
+from tasks.flows import STEP_TASKS, _make_step_task
+from tests.integration.conftest import wait_until
+
+calls: Counter[str] = Counter()
+behaviour: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def _step(name: str):
+    def step(rt, event, previous: dict[str, Any]) -> dict[str, Any]:
+        with _lock:
+            calls[name] += 1
+            attempt = calls[name]
+        mode = behaviour.get(name, "ok")
+        if mode == "flaky" and attempt <= 2:
+            raise TransientError(f"{name} timed out (attempt {attempt})")
+        if mode == "always-transient":
+            raise TransientError(f"{name} is down")
+        if mode == "permanent":
+            raise PermanentError(f"{name} rejected the record", resolution="fix the record")
+        if mode == "skip":
+            raise SkipEvent("already synced")
+        if mode == "bug":
+            raise KeyError("missing")
+        return {"seen": [*previous.get("seen", []), name]}
+
+    return step
+
+
+PROBE = Flow(entity="probe", queue="orders", steps=tuple((n, _step(n)) for n in ("extract", "transform",
+                                                                                  "validate", "load")))
+# Registered at import, before the worker starts: a worker only knows the tasks registered when it starts.
+for _name in PROBE.step_names:
+    STEP_TASKS[(PROBE.entity, _name)] = _make_step_task(PROBE, _name)
+
+
+@pytest.fixture
+def probe(make_settings, runtime_for, celery_app, worker):
+    FLOWS[PROBE.entity] = PROBE
+    calls.clear()
+    behaviour.clear()
+    rt = runtime_for(make_settings())
+    yield rt
+    FLOWS.pop(PROBE.entity, None)
+
+
+def _run(rt, key: str) -> int:
+    from tasks.dispatch import enqueue
+    from integration.flows.maintenance import enqueue_new_event
+
+    event_id, _ = enqueue_new_event(rt.store, NewEvent("default", "test", "probe", key, "probe.created",
+                                                       f"test:{key}", {}), enqueue)
+    wait_until(lambda: rt.store.get_event(event_id).status in m.FINAL_STATUSES, timeout=60)
+    return event_id
+
+
+def test_a_retried_middle_step_keeps_the_rest_of_the_chain(probe):
+    behaviour["transform"] = "flaky"
+    event_id = _run(probe, "retry")
+    snap = probe.store.event_snapshot(event_id)
+    assert snap["status"] == m.SUCCEEDED
+    assert snap["result"] == {"seen": ["extract", "transform", "validate", "load"]}
+    attempts = {s["step"]: s["attempts"] for s in snap["steps"]}
+    assert attempts == {"extract": 1, "transform": 3, "validate": 1, "load": 1}
+
+
+def test_permanent_failure_dead_letters_at_once_and_stops_the_chain(probe, clean_broker):
+    behaviour["validate"] = "permanent"
+    event_id = _run(probe, "permanent")
+    assert probe.store.get_event(event_id).status == m.DEAD
+    [letter] = probe.store.list_dead_letters()
+    assert (letter.event_id, letter.step, letter.message, letter.resolution) == (
+        event_id, "validate", "validate rejected the record", "fix the record")
+    assert calls["validate"] == 1 and calls["load"] == 0
+
+
+def test_exhausted_retries_dead_letter(probe, celery_app):
+    behaviour["load"] = "always-transient"
+    celery_app.conf.retry_max_retries = 2
+    try:
+        event_id = _run(probe, "exhausted")
+    finally:
+        celery_app.conf.retry_max_retries = 12
+    assert probe.store.get_event(event_id).status == m.DEAD
+    [letter] = probe.store.list_dead_letters()
+    assert letter.step == "load" and letter.error_type == "TransientError" and calls["load"] == 3
+
+
+def test_unexpected_error_is_dead_lettered_with_its_traceback(probe):
+    behaviour["extract"] = "bug"
+    event_id = _run(probe, "bug")
+    [letter] = probe.store.list_dead_letters()
+    assert letter.event_id == event_id and letter.error_type == "KeyError"
+    assert "KeyError" in (letter.traceback or "")
+
+
+def test_skip_halts_the_chain(probe):
+    behaviour["extract"] = "skip"
+    event_id = _run(probe, "skip")
+    snap = probe.store.event_snapshot(event_id)
+    assert snap["status"] == m.SKIPPED and snap["result"]["skipped"] == "already synced"
+    assert calls["transform"] == 0
