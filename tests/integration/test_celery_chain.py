@@ -61,8 +61,8 @@ def probe(make_settings, runtime_for, celery_app, worker):
 
 
 def _run(rt, key: str) -> int:
-    from tasks.dispatch import enqueue
     from integration.flows.maintenance import enqueue_new_event
+    from tasks.dispatch import enqueue
 
     event_id, _ = enqueue_new_event(rt.store, NewEvent("default", "test", "probe", key, "probe.created",
                                                        f"test:{key}", {}), enqueue)
