@@ -1,0 +1,250 @@
+"""``make bench``: throughput of the whole system on this machine, as real processes.
+
+1. The receiver: signed webhooks posted concurrently (requests/s, p50/p99 latency).
+2. The ceiling: bare Celery chains of 4 no-op tasks on the same Redis, queue and threads pool.
+3. End to end: N orders placed in the PrestaShop sandbox, each announced by a signed webhook, until every one
+   is an Infor order: orders/s, worker CPU ms per order, API calls per order on each side.
+4. The sandboxes' simple-GET rates (they must not be the bottleneck).
+
+Figures go to ``bench/results/<timestamp>.json`` and ``bench/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+from sqlalchemy import delete
+
+from integration.config import PROJECT_ROOT
+from integration.connectors.prestashop import webhooks
+from integration.stack import PS_KEY, WEBHOOK_SECRET, Stack
+from integration.store import models as m
+from integration.store.db import session_scope
+from integration.store.repository import Store
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_receiver(stack: Stack, total: int, concurrency: int) -> dict[str, Any]:
+    url = f"{stack.web_url}/webhooks/prestashop"
+    local = threading.local()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def post(i: int) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        body = json.dumps({"event": "order.created", "shop_id": 1, "id_order": 900_000 + i,
+                           "occurred_at": datetime.now(UTC).isoformat()}).encode()
+        headers = webhooks.sign_headers(WEBHOOK_SECRET, str(uuid.uuid4()), body)
+        start = time.perf_counter()
+        response = session.post(url, data=body, headers=headers, timeout=30)
+        elapsed = time.perf_counter() - start
+        with lock:
+            latencies.append(elapsed)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(post, range(total)))
+    wall = time.perf_counter() - started
+    return {"requests": total, "concurrency": concurrency, "seconds": round(wall, 3),
+            "requests_per_s": round(total / wall, 1), "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1), "statuses": statuses,
+            "gunicorn_workers": stack.web_workers}
+
+
+def reset_after_receiver(stack: Stack) -> None:
+    assert stack.redis is not None
+    redis.Redis.from_url(stack.redis.url).delete(*[q for q in ("orders", "webhooks")])
+    with session_scope(stack.env["DATABASE_URL"]) as s:
+        s.execute(delete(m.SyncStep))
+        s.execute(delete(m.SyncEvent))
+
+
+def bench_bare_chains(stack: Stack, total: int) -> dict[str, Any]:
+    from celery import chain
+
+    from bench.tasks import done, noop
+    from tasks.app import app, use_broker
+
+    assert stack.redis is not None
+    use_broker(stack.redis.url)
+    counter = redis.Redis.from_url(stack.redis.url)
+    counter.delete("psinfor:bench:chains")
+    app.loader.import_default_modules()
+    started = time.perf_counter()
+    for i in range(total):
+        chain(noop.si(i), noop.si(i), noop.si(i), done.si(i, stack.redis.url)).apply_async(queue="orders")
+    published = time.perf_counter() - started
+    deadline = time.monotonic() + 600
+    while int(counter.get("psinfor:bench:chains") or 0) < total and time.monotonic() < deadline:
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    finished = int(counter.get("psinfor:bench:chains") or 0)
+    return {"chains": total, "completed": finished, "seconds": round(wall, 3),
+            "chains_per_s": round(finished / wall, 1), "publish_seconds": round(published, 3),
+            "pool": f"threads -c {stack.worker_concurrency}"}
+
+
+def _stats(url: str) -> dict[str, Any]:
+    return dict(requests.get(f"{url}/_sandbox/stats", timeout=10).json())
+
+
+def _api_calls(stats: dict[str, Any]) -> int:
+    by_route = stats.get("by_transaction") or stats.get("by_route") or {}
+    return sum(int(v) for k, v in by_route.items() if not str(k).startswith(("/_sandbox", "_sandbox")))
+
+
+def bench_end_to_end(stack: Stack, total: int, batch: int = 100) -> dict[str, Any]:
+    store = Store(stack.env["DATABASE_URL"])
+    for url in (stack.ps_url, stack.infor_url):
+        requests.post(f"{url}/_sandbox/stats/reset", timeout=10)
+    cpu_before = stack.cpu_seconds("worker")
+    started = time.perf_counter()
+    placed = 0
+    while placed < total:
+        n = min(batch, total - placed)
+        response = requests.post(f"{stack.ps_url}/_sandbox/orders", json={"count": n}, timeout=120)
+        response.raise_for_status()
+        placed += len(response.json()["orders"])
+    placing = time.perf_counter() - started
+    deadline = time.monotonic() + 1800
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        counts = store.status_counts()
+        if sum(v for k, v in counts.items() if k in m.FINAL_STATUSES) >= total:
+            break
+        time.sleep(0.25)
+    wall = time.perf_counter() - started
+    cpu = stack.cpu_seconds("worker") - cpu_before
+    ps_stats, infor_stats = _stats(stack.ps_url), _stats(stack.infor_url)
+    succeeded = counts.get(m.SUCCEEDED, 0)
+    infor_calls = _api_calls(infor_stats)
+    ps_calls = _api_calls(ps_stats)
+    return {
+        "orders": total, "succeeded": succeeded, "by_status": counts, "seconds": round(wall, 3),
+        "placing_seconds": round(placing, 3), "orders_per_s": round(succeeded / wall, 2),
+        "worker_cpu_ms_per_order": round(cpu * 1000 / max(1, succeeded), 2),
+        "infor_calls": infor_calls, "infor_calls_per_order": round(infor_calls / max(1, succeeded), 2),
+        "infor_token_requests": infor_stats.get("token_requests"),
+        "infor_by_transaction": infor_stats.get("by_transaction"),
+        "prestashop_calls": ps_calls, "prestashop_calls_per_order": round(ps_calls / max(1, succeeded), 2),
+        "prestashop_by_route": ps_stats.get("by_route"),
+    }
+
+
+def bench_sandbox_get(url: str, path: str, total: int, concurrency: int, auth: Any = None,
+                      headers: dict[str, str] | None = None) -> dict[str, Any]:
+    local = threading.local()
+
+    def get(_: int) -> int:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        return session.get(f"{url}{path}", auth=auth, headers=headers, timeout=30).status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        codes = list(pool.map(get, range(total)))
+    wall = time.perf_counter() - started
+    return {"path": path, "requests": total, "ok": sum(1 for c in codes if c == 200),
+            "requests_per_s": round(total / wall, 1)}
+
+
+def _infor_token(stack: Stack) -> str:
+    from integration.connectors.infor.ionapi import IonApiCredentials, TokenProvider
+
+    return TokenProvider(IonApiCredentials.load(path=stack.env["IONAPI_FILE"])).token()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--webhooks", type=int, default=2000)
+    parser.add_argument("--chains", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent webhook posters")
+    parser.add_argument("--worker-concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    stack = Stack(PROJECT_ROOT / "var" / "bench", worker_concurrency=args.worker_concurrency,
+                  poll_interval=3600, sweep_interval=3600, extra_env={"LOG_LEVEL": "WARNING"})
+    results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "machine_cores": _cores()}
+    try:
+        stack.prepare()
+        stack.start_sandboxes()
+        stack.start_web()
+        print(f"receiver: {args.webhooks} signed webhooks, {args.concurrency} concurrent posters …", flush=True)
+        results["receiver"] = bench_receiver(stack, args.webhooks, args.concurrency)
+        print(f"  {results['receiver']}", flush=True)
+        reset_after_receiver(stack)
+        stack.start_worker(include="bench.tasks")
+        print(f"ceiling: {args.chains} bare 4-step chains …", flush=True)
+        results["bare_chains"] = bench_bare_chains(stack, args.chains)
+        print(f"  {results['bare_chains']}", flush=True)
+        print(f"end to end: {args.orders} orders, webhook → Infor …", flush=True)
+        results["end_to_end"] = bench_end_to_end(stack, args.orders)
+        print(f"  { {k: v for k, v in results['end_to_end'].items() if not k.endswith(('route', 'transaction'))} }",
+              flush=True)
+        stack.stop_process("worker")
+        print("sandboxes: simple GET rates …", flush=True)
+        results["sandbox_prestashop_get"] = bench_sandbox_get(stack.ps_url, "/api/products/1", 2000, 16,
+                                                              auth=(PS_KEY, ""))
+        token = _infor_token(stack)
+        ionapi = json.loads(Path(stack.env["IONAPI_FILE"]).read_text())
+        results["sandbox_infor_get"] = bench_sandbox_get(
+            ionapi["iu"], f"/{ionapi['ti']}/M3/m3api-rest/v2/execute/MMS200MI/GetItmBasic?ITNO=MUG-CERAMIC-350",
+            2000, 16, headers={"Authorization": f"Bearer {token}"})
+    finally:
+        stack.stop()
+    e2e, bare = results["end_to_end"], results["bare_chains"]
+    results["ratios"] = {
+        "orders_per_s_over_bare_chains_per_s": round(e2e["orders_per_s"] / max(0.01, bare["chains_per_s"]), 3),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for name in (f"{stamp}.json", "latest.json"):
+        (RESULTS / name).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    _print_summary(results)
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def _print_summary(r: dict[str, Any]) -> None:
+    e2e, bare, rec = r["end_to_end"], r["bare_chains"], r["receiver"]
+    print("\nsummary")
+    print(f"  end to end      : {e2e['succeeded']}/{e2e['orders']} orders in {e2e['seconds']}s = "
+          f"{e2e['orders_per_s']} orders/s; worker CPU {e2e['worker_cpu_ms_per_order']} ms/order")
+    print(f"  ceiling         : {bare['chains_per_s']} bare 4-step chains/s; ratio orders/s ÷ chains/s = "
+          f"{r['ratios']['orders_per_s_over_bare_chains_per_s']}")
+    print(f"  API calls/order : Infor {e2e['infor_calls_per_order']}, PrestaShop {e2e['prestashop_calls_per_order']}")
+    print(f"  receiver        : {rec['requests_per_s']} req/s, p50 {rec['p50_ms']} ms, p99 {rec['p99_ms']} ms "
+          f"({rec['concurrency']} concurrent, statuses {rec['statuses']})")
+    print(f"  sandboxes GET   : PrestaShop {r['sandbox_prestashop_get']['requests_per_s']} req/s, "
+          f"Infor {r['sandbox_infor_get']['requests_per_s']} req/s")
+    print(f"  written to {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
