@@ -1,0 +1,466 @@
+"""The mapping engine: PrestaShop records → canonical entities → M3 transactions, as the YAML says.
+
+One ``MappingEngine`` is built per deployment at start-up (``MappingEngine.load(mappings_dir)``), after which
+it is immutable and pure: every method maps data to data, with no I/O, so flows can call it from any worker
+and tests can call it with plain dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypedDict
+
+from integration.canonical import Address, Customer, Order, OrderLine, ReconciliationLine, Totals
+from integration.errors import MappingError, ValidationFailed
+from integration.transform import money
+from integration.transform.address import (
+    country_alpha2,
+    normalise_postcode,
+    person_name,
+    phone_e164,
+    split_street,
+    subdivision_code,
+)
+from integration.transform.enrichment import enrich
+from integration.transform.status import infor_action_for_ps_state
+from integration.transform.status import ps_state_for_infor_status as _ps_state_for
+from integration.transform.variants import resolve_item
+from integration.validation.rules import ValidationFailure, check_calls, check_customer, check_order
+
+from . import m3fields
+from .fieldmap import render
+from .loader import MappingConfig, TransactionMap, load_mappings
+from .records import RecordReader, order_rows
+
+
+class InforCall(TypedDict):
+    program: str
+    transaction: str
+    record: dict[str, str]
+
+
+class MappingEngine:
+    def __init__(self, config: MappingConfig):
+        self.config = config
+
+    @classmethod
+    def load(cls, mappings_dir: str | Path) -> MappingEngine:
+        """Read and check every mapping file (``ConfigurationError`` naming file, key and problem)."""
+        return cls(load_mappings(mappings_dir))
+
+    # --- customers ------------------------------------------------------------------------------------
+
+    def cuno_for(self, ps_customer_id: int) -> str:
+        """The Infor customer number for a shop customer: the configured template, deterministic."""
+        return self.config.customers.customer_number.format(id=int(ps_customer_id))
+
+    def ps_address_to_canonical(
+        self,
+        address: Mapping[str, Any] | None,
+        country: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+        *,
+        notes: list[str] | None = None,
+        failures: list[dict[str, Any]] | None = None,
+        id_lang: int | None = None,
+    ) -> Address:
+        """A standardised address: ISO country and subdivision, clean postcode, E.164 phone, cleaned text."""
+        notes = notes if notes is not None else []
+        failures = failures if failures is not None else []
+        tz = self.config.orders.timezone
+        rec = RecordReader(address, f"address {(address or {}).get('id', '?')}", failures, tz, id_lang)
+        ctry = RecordReader(country, f"country {(country or {}).get('id', '?')}", failures, tz, id_lang)
+        st = RecordReader(state, f"state {(state or {}).get('id', '?')}", failures, tz, id_lang)
+        raw_iso = ctry.text("iso_code").upper() or rec.text("country_iso").upper()
+        raw_iso = self.config.addresses.country_aliases.get(raw_iso, raw_iso)
+        iso = country_alpha2(raw_iso)
+        if raw_iso and iso is None:
+            notes.append(f"{rec.name}: country code {raw_iso!r} is not ISO 3166-1")
+        country_code = iso or raw_iso
+        state_code = None
+        if state:
+            raw_state = st.text("iso_code")
+            state_code = subdivision_code(country_code, raw_state) or (raw_state.upper() or None)
+        phone_raw = rec.text("phone") or rec.text("phone_mobile")
+        phone = phone_e164(phone_raw, country_code)
+        if phone_raw and phone is None:
+            notes.append(f"{rec.name}: phone {phone_raw!r} is not a valid number for {country_code or 'its country'}")
+        return Address(
+            first_name=rec.text("firstname"),
+            last_name=rec.text("lastname"),
+            company=rec.text("company"),
+            street=[s for s in (rec.text("address1"), rec.text("address2")) if s],
+            postcode=normalise_postcode(rec.text("postcode"), country_code),
+            city=rec.text("city"),
+            country=country_code,
+            state=state_code,
+            phone=phone,
+            phone_raw=phone_raw,
+            vat_number=rec.text("vat_number").replace(" ", "").upper(),
+            ps_address_id=rec.integer("id", None),
+        )
+
+    def ps_customer_to_canonical(
+        self,
+        customer: Mapping[str, Any],
+        address: Mapping[str, Any] | None = None,
+        *,
+        country: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> Customer:
+        """A shop customer (and its main address, with the address's country and state records when known:
+        the country gives the ISO code M3 needs) as a canonical Customer."""
+        failures: list[dict[str, Any]] = []
+        result = self._customer(customer, address, country, state, failures, [])
+        _raise_type_failures(failures, f"customer {result.ps_customer_id}")
+        return result
+
+    def _customer(self, customer: Mapping[str, Any], address: Mapping[str, Any] | None,
+                  country: Mapping[str, Any] | None, state: Mapping[str, Any] | None,
+                  failures: list[dict[str, Any]], notes: list[str]) -> Customer:
+        rec = RecordReader(customer, f"customer {customer.get('id', '?')}", failures, self.config.orders.timezone)
+        canonical_address = (self.ps_address_to_canonical(address, country, state, notes=notes, failures=failures)
+                             if address else None)
+        company = rec.text("company") or (canonical_address.company if canonical_address else "")
+        vat = canonical_address.vat_number if canonical_address else ""
+        return Customer(
+            ps_customer_id=rec.integer("id", 0) or 0,
+            email=rec.text("email").lower(),
+            first_name=rec.text("firstname"),
+            last_name=rec.text("lastname"),
+            company=company,
+            group_id=rec.integer("id_default_group", None),
+            language_id=rec.integer("id_lang", None),
+            is_guest=rec.boolean("is_guest"),
+            active=rec.boolean("active", True),
+            deleted=rec.boolean("deleted"),
+            vat_number=vat,
+            address=canonical_address,
+        )
+
+    def customer_to_infor(self, customer: Customer, *, cuno: str) -> list[InforCall]:
+        """CRS610MI calls creating the customer (Add with the template, then e.g. ChgFinancial for a VAT
+        number), as the ``calls`` of customers.yaml say."""
+        context = {"customer": customer, "cuno": cuno, "address": self._address_context(customer.address, "")}
+        calls: list[InforCall] = []
+        for tmap in self.config.customers.calls:
+            record = self._render(tmap, context, f"customer {customer.ps_customer_id}")
+            if tmap.skip_unless and not record.get(tmap.skip_unless):
+                continue
+            calls.append({"program": tmap.program, "transaction": tmap.transaction, "record": record})
+        return calls
+
+    def validate_customer(self, customer: Customer, calls: Sequence[InforCall], *,
+                          cuno: str | None = None) -> list[ValidationFailure]:
+        return [*check_customer(customer, blocked_customers=self.config.validation.blocked_customers, cuno=cuno),
+                *check_calls([dict(c) for c in calls])]
+
+    # --- orders ---------------------------------------------------------------------------------------
+
+    def ps_order_to_canonical(
+        self,
+        bundle: Mapping[str, Any],
+        *,
+        known_item: Callable[[str], bool] | None = None,
+        ean_index: Mapping[str, Sequence[str]] | None = None,
+        rates: Mapping[str, Decimal] | None = None,
+    ) -> Order:
+        """The canonical order for an order bundle (typed, or its ``to_jsonable`` form).
+
+        ``known_item`` lets the ``reference`` strategy skip references that are not Infor items;
+        ``ean_index`` (EAN → ITNOs) feeds the ``ean`` strategy; ``rates`` (ISO code → units per one ERP
+        currency unit) is required when ``rate_source`` is ``infor``. Raises ``ValidationFailed`` for values
+        of the wrong type (each named) and ``MappingError`` for what has no mapping (a variant, a currency).
+        """
+        cfg = self.config
+        tz = cfg.orders.timezone
+        failures: list[dict[str, Any]] = []
+        notes: list[str] = []
+        raw_order = bundle.get("order") or {}
+        o = RecordReader(raw_order, f"order {raw_order.get('id', '?')}", failures, tz)
+        id_lang = o.integer("id_lang", None)
+        o.id_lang = id_lang
+        order_id = o.integer("id", 0) or 0
+        currency_rec = RecordReader(bundle.get("currency"), "currency", failures, tz, id_lang)
+        currency = currency_rec.text("iso_code").upper()
+        if not currency:
+            raise MappingError(f"order {order_id}: the bundle has no currency iso_code",
+                               resolution="include the order's currencies record in the bundle",
+                               details={"ps_order_id": order_id})
+        conversion_rate = o.decimal("conversion_rate", Decimal("1")) or Decimal("1")
+
+        customer = self._customer(bundle.get("customer") or {}, bundle.get("address_invoice"),
+                                  bundle.get("country_invoice"), bundle.get("state_invoice"), failures, notes)
+        delivery = self.ps_address_to_canonical(bundle.get("address_delivery"), bundle.get("country_delivery"),
+                                                bundle.get("state_delivery"), notes=notes, failures=failures,
+                                                id_lang=id_lang)
+        invoice = (customer.address if customer.address is not None
+                   else self.ps_address_to_canonical(None, notes=notes, failures=failures))
+        carrier = RecordReader(bundle.get("carrier"), "carrier", failures, tz, id_lang)
+
+        erp_currency, erp_rate, rate_source = self._rate(currency, conversion_rate, rates, order_id)
+        basis = cfg.orders.price_basis
+        rounding = cfg.currencies.rounding
+
+        enrichment, applied = enrich(cfg.enrichment_defaults, cfg.enrichment_rules, {
+            "shop": str(o.integer("id_shop", 1)),
+            "country": delivery.country,
+            "customer_group": str(customer.group_id or ""),
+            "carrier": str(o.integer("id_carrier", 0)),
+            "payment": o.text("module"),
+            "currency": currency,
+        })
+
+        lines: list[OrderLine] = []
+        unresolved: list[str] = []
+        for index, row in enumerate(order_rows(raw_order), start=1):
+            r = RecordReader(row, f"order {order_id} row {index}", failures, tz, id_lang)
+            quantity = r.integer("product_quantity", 0) or 0
+            unit_excl = r.decimal("unit_price_tax_excl") or Decimal(0)
+            unit_incl = r.decimal("unit_price_tax_incl") or Decimal(0)
+            product_id = r.integer("product_id", 0) or 0
+            combination_id = r.integer("product_attribute_id", 0) or 0
+            reference = r.text("product_reference")
+            ean13 = r.text("product_ean13")
+            try:
+                resolution = resolve_item(product_id, combination_id, reference, ean13,
+                                          order=cfg.variant_order, table=cfg.variant_table,
+                                          ean_index=ean_index, known_item=known_item)
+                item_number, resolved_by = resolution.item_number, resolution.strategy
+            except MappingError as exc:
+                unresolved.append(f"row {index}: {exc.message}")
+                item_number, resolved_by = "", ""
+            unit_basis = unit_excl if basis == "tax_excl" else unit_incl
+            erp_unit = money.quantize(money.convert(unit_basis, erp_rate), erp_currency, rounding)
+            lines.append(OrderLine(
+                line_no=index,
+                product_id=product_id,
+                combination_id=combination_id,
+                quantity=quantity,
+                item_number=item_number,
+                resolved_by=resolved_by,
+                reference=reference,
+                ean13=ean13,
+                name=r.text("product_name"),
+                ps_order_detail_id=r.integer("id", None),
+                unit_price_tax_excl=unit_excl,
+                unit_price_tax_incl=unit_incl,
+                total_tax_excl=money.quantize(unit_excl * quantity, currency, rounding),
+                total_tax_incl=money.quantize(unit_incl * quantity, currency, rounding),
+                erp_unit_price=erp_unit,
+                erp_total=money.quantize(erp_unit * quantity, erp_currency, rounding),
+                warehouse=enrichment.get("warehouse", ""),
+            ))
+        _raise_type_failures(failures, f"order {order_id}")
+        if unresolved:
+            raise MappingError(
+                f"order {order_id}: {len(unresolved)} line(s) have no Infor item: " + " | ".join(unresolved),
+                resolution="set the references to Infor item numbers, or add the variants to the table in "
+                "mappings/variants.yaml",
+                details={"ps_order_id": order_id, "lines": unresolved},
+            )
+
+        totals = Totals(
+            currency=currency,
+            products_tax_excl=o.decimal("total_products") or Decimal(0),
+            products_tax_incl=o.decimal("total_products_wt") or Decimal(0),
+            shipping_tax_excl=o.decimal("total_shipping_tax_excl") or Decimal(0),
+            shipping_tax_incl=o.decimal("total_shipping_tax_incl") or Decimal(0),
+            wrapping_tax_excl=o.decimal("total_wrapping_tax_excl") or Decimal(0),
+            wrapping_tax_incl=o.decimal("total_wrapping_tax_incl") or Decimal(0),
+            discounts_tax_excl=o.decimal("total_discounts_tax_excl") or Decimal(0),
+            discounts_tax_incl=o.decimal("total_discounts_tax_incl") or Decimal(0),
+            paid_tax_excl=o.decimal("total_paid_tax_excl") or Decimal(0),
+            paid_tax_incl=o.decimal("total_paid_tax_incl") or Decimal(0),
+        )
+        erp_totals = Totals(currency=erp_currency, **{
+            name: money.quantize(money.convert(getattr(totals, name), erp_rate), erp_currency, rounding)
+            for name in Totals.__dataclass_fields__ if name != "currency"
+        })
+        reconciliation = _reconcile(totals, erp_totals, lines, basis)
+        _raise_type_failures(failures, f"order {order_id}")
+
+        reference = o.text("reference")
+        id_shop = o.integer("id_shop", 1) or 1
+        return Order(
+            ps_order_id=order_id,
+            reference=reference,
+            customer=customer,
+            delivery_address=delivery,
+            invoice_address=invoice,
+            order_date=o.datetime("date_add") or _missing_date(order_id),
+            currency=currency,
+            erp_currency=erp_currency,
+            erp_rate=erp_rate,
+            rate_source=rate_source,
+            price_basis=basis,
+            customer_order_number=cfg.orders.customer_order_number.format(
+                reference=reference, id_order=order_id, id_shop=id_shop),
+            id_shop=id_shop,
+            ps_state_id=o.integer("current_state", None),
+            payment_module=o.text("module"),
+            payment_name=o.text("payment"),
+            carrier_id=o.integer("id_carrier", None),
+            carrier_name=carrier.text("name"),
+            updated_at=o.datetime("date_upd"),
+            conversion_rate=conversion_rate,
+            gift_message=o.text("gift_message"),
+            lines=lines,
+            totals=totals,
+            erp_totals=erp_totals,
+            reconciliation=reconciliation,
+            enrichment=enrichment,
+            enrichment_rules=applied,
+            notes=notes,
+        )
+
+    def _rate(self, currency: str, conversion_rate: Decimal, rates: Mapping[str, Decimal] | None,
+              order_id: int) -> tuple[str, Decimal, str]:
+        cur = self.config.currencies
+        money.minor_units(currency)  # an unknown code fails here, named
+        if cur.erp_currency in ("ORDER", currency):
+            return currency, Decimal(1), "identity"
+        if cur.rate_source == "prestashop":
+            return cur.erp_currency, conversion_rate, "prestashop"
+        table = cur.fixed_rates if cur.rate_source == "fixed" else {k.upper(): v for k, v in (rates or {}).items()}
+        if currency not in table:
+            where = "fixed_rates in mappings/currencies.yaml" if cur.rate_source == "fixed" else \
+                "the rates read from Infor (passed as rates=...)"
+            raise MappingError(
+                f"order {order_id}: no conversion rate from {currency} to {cur.erp_currency}",
+                resolution=f"add {currency} to {where}",
+                details={"ps_order_id": order_id, "currency": currency, "erp_currency": cur.erp_currency,
+                         "rate_source": cur.rate_source},
+            )
+        return cur.erp_currency, Decimal(table[currency]), cur.rate_source
+
+    def order_to_infor(self, order: Order, *, cuno: str) -> list[InforCall]:
+        """OIS100MI calls for a batch order: AddBatchHead, AddBatchAddress (delivery, and invoice when the
+        policy says), AddBatchLine per line. No ORNO: M3 assigns it and the connector fills it in."""
+        cfg = self.config.orders
+        base = {"order": order, "cuno": cuno, "enrichment": order.enrichment}
+        where = f"order {order.ps_order_id}"
+        calls: list[InforCall] = [self._call(cfg.head, base, where)]
+        addresses = [("delivery", order.delivery_address)]
+        same = _address_key(order.invoice_address) == _address_key(order.delivery_address)
+        if cfg.invoice_address == "always" or (cfg.invoice_address == "if_different" and not same):
+            addresses.append(("invoice", order.invoice_address))
+        for role, address in addresses:
+            context = {**base, "address": self._address_context(address, cfg.address_types[role])}
+            calls.append(self._call(cfg.address, context, f"{where} {role} address"))
+        for line in order.lines:
+            calls.append(self._call(cfg.line, {**base, "line": line}, f"{where} line {line.line_no}"))
+        return calls
+
+    def validate_order(self, order: Order, calls: Sequence[InforCall], *,
+                       known_item: Callable[[str], bool] | None = None,
+                       cuno: str | None = None) -> list[ValidationFailure]:
+        """Every failure of the order and of its M3 calls (empty list = fit to load)."""
+        v = self.config.validation
+        a = self.config.addresses
+        return [
+            *check_order(order, known_item=known_item, max_line_quantity=v.max_line_quantity,
+                         max_difference=self.config.currencies.max_difference,
+                         blocked_customers=v.blocked_customers, allowed_countries=v.allowed_countries,
+                         cuno=cuno, line_width=a.line_width, max_lines=a.max_lines),
+            *check_calls([dict(c) for c in calls]),
+        ]
+
+    # --- statuses ---------------------------------------------------------------------------------------
+
+    def ps_state_for_infor_status(self, lowest: object, highest: object) -> str | None:
+        """PrestaShop configuration key (``PS_OS_SHIPPING``...) for M3's lowest/highest line status; None
+        means the mapping says "leave the shop's state as it is". ``MappingError`` when unmapped."""
+        return _ps_state_for(self.config.statuses, lowest, highest)
+
+    def infor_status_for_ps_state(self, state_key: str | None, flags: Mapping[str, bool] | None = None) -> str:
+        """What M3 does with an order in this shop state: ``open``, ``hold``, ``cancel`` or ``ignore``."""
+        return infor_action_for_ps_state(self.config.statuses, state_key, flags)
+
+    # --- ownership ------------------------------------------------------------------------------------
+
+    def owner_of(self, entity: str, field: str) -> str:
+        """``prestashop`` or ``infor``: the system that is the master of ``entity.field``."""
+        return self.config.ownership.get(entity, {}).get(field) or self.config.ownership_defaults.get(
+            entity, "prestashop")
+
+    def fields_to_write(self, entity: str, changes: Mapping[str, Any], *, target: str) -> dict[str, Any]:
+        """The changes that may be written to ``target``: those whose master is the other system."""
+        return {k: v for k, v in changes.items() if self.owner_of(entity, k) != target}
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _address_context(self, address: Address | None, address_type: str) -> dict[str, Any]:
+        if address is None:
+            return {"type": address_type, "lines": []}
+        a = self.config.addresses
+        wrapped = split_street(address.street, a.line_width, a.max_lines)
+        return {
+            "type": address_type, "name": address.name,
+            "person": person_name(address.first_name, address.last_name),
+            "first_name": address.first_name, "last_name": address.last_name, "company": address.company,
+            "lines": wrapped.lines, "postcode": address.postcode, "city": address.city,
+            "country": address.country, "state": address.state, "phone": address.phone,
+            "phone_raw": address.phone_raw, "vat_number": address.vat_number,
+        }
+
+    def _render(self, tmap: TransactionMap, context: Mapping[str, Any], where: str) -> dict[str, str]:
+        lengths = m3fields.field_lengths(tmap.program, tmap.transaction)
+        record: dict[str, str] = {}
+        for name, spec in tmap.fields.items():
+            value = render(spec, context, lookups=self.config.lookups, options=self.config.orders.options,
+                           max_length=lengths.get(name), where=f"{where} {tmap.transaction}.{name}",
+                           tz=self.config.orders.timezone, ascii_only=self.config.addresses.transliterate)
+            if value is not None:
+                record[name] = value
+        return record
+
+    def _call(self, tmap: TransactionMap, context: Mapping[str, Any], where: str) -> InforCall:
+        return {"program": tmap.program, "transaction": tmap.transaction,
+                "record": self._render(tmap, context, where)}
+
+
+def _address_key(address: Address) -> tuple[Any, ...]:
+    return (address.name, tuple(address.street), address.postcode, address.city, address.country, address.state)
+
+
+def _reconcile(totals: Totals, erp: Totals, lines: list[OrderLine], basis: str) -> list[ReconciliationLine]:
+    """Every total checked against its parts, in the order currency and after conversion to the ERP's."""
+    suffix = "tax_excl" if basis == "tax_excl" else "tax_incl"
+    checks = [
+        money.reconcile("products_tax_excl", totals.products_tax_excl, [ln.total_tax_excl for ln in lines],
+                        totals.currency),
+        money.reconcile("products_tax_incl", totals.products_tax_incl, [ln.total_tax_incl for ln in lines],
+                        totals.currency),
+        money.reconcile("paid_tax_incl", totals.paid_tax_incl,
+                        [totals.products_tax_incl, totals.shipping_tax_incl, totals.wrapping_tax_incl,
+                         -totals.discounts_tax_incl], totals.currency),
+        money.reconcile(f"erp_products_{suffix}", getattr(erp, f"products_{suffix}"),
+                        [ln.erp_total for ln in lines], erp.currency),
+        money.reconcile(f"erp_paid_{suffix}", getattr(erp, f"paid_{suffix}"),
+                        [*(ln.erp_total for ln in lines), getattr(erp, f"shipping_{suffix}"),
+                         getattr(erp, f"wrapping_{suffix}"), -getattr(erp, f"discounts_{suffix}")], erp.currency),
+    ]
+    return [ReconciliationLine(c.name, c.currency, c.expected, c.computed, c.difference) for c in checks]
+
+
+def _raise_type_failures(failures: list[dict[str, Any]], what: str) -> None:
+    if failures:
+        raise ValidationFailed(
+            f"{what}: {len(failures)} value(s) of the wrong type: " + "; ".join(f["message"] for f in failures[:5]),
+            failures=list(failures),
+            resolution="correct the values named above in the shop, or the reader that produced them",
+        )
+
+
+def _missing_date(order_id: int) -> Any:
+    raise ValidationFailed(
+        f"order {order_id}: date_add is missing",
+        failures=[{"record": f"order {order_id}", "field": "date_add", "rule": "required",
+                   "message": f"order {order_id}: date_add is missing", "value": None}],
+    )
+
+
+__all__ = ["InforCall", "MappingEngine", "ValidationFailure"]
