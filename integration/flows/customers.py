@@ -31,7 +31,9 @@ def ensure_customer(rt: Runtime, connection: str, bundle: dict[str, Any]) -> str
         cuno = engine.cuno_for(int(ps_id))
         m3 = rt.m3(connection)
         if get_customer(m3, cuno) is None:
-            address = bundle.get("address_invoice") or bundle.get("address_delivery")
-            customer = engine.ps_customer_to_canonical(bundle["customer"], address)
+            side = "invoice" if bundle.get("address_invoice") else "delivery"
+            customer = engine.ps_customer_to_canonical(bundle["customer"], bundle.get(f"address_{side}"),
+                                                       country=bundle.get(f"country_{side}"),
+                                                       state=bundle.get(f"state_{side}"))
             add_customer(m3, engine.customer_to_infor(customer, cuno=cuno))
         return rt.store.save_binding(connection, ENTITY, ps_id, cuno)

@@ -74,12 +74,12 @@ def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime
         since_utc -= timedelta(seconds=settings.poll_overlap_seconds)
     else:
         since_utc = since if since.tzinfo else since.replace(tzinfo=tz)
-    since_local = since_utc.astimezone(tz).strftime(PS_DATETIME)
-    until_local = (now_utc + timedelta(minutes=1)).astimezone(tz).strftime(PS_DATETIME)
-    result = PollResult(connection, since_local, until_local)
+    until_utc = now_utc + timedelta(minutes=1)
+    result = PollResult(connection, since_utc.isoformat(), until_utc.isoformat())
     client = rt.prestashop(connection)
     newest: datetime | None = None
-    for row in client.list("orders", display="[id,date_upd]", filters={"date_upd": f"[{since_local},{until_local}]"},
+    # The client writes datetimes in the shop's local time, as PrestaShop compares them.
+    for row in client.list("orders", display="[id,date_upd]", filters={"date_upd": (since_utc, until_utc)},
                            sort="[date_upd_ASC,id_ASC]", date=True):
         result.seen += 1
         order_id = str(row["id"])
@@ -101,7 +101,7 @@ def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime
         result.watermark = newest.astimezone(UTC).isoformat()
         rt.store.set_watermark(connection, ORDERS_WATERMARK, result.watermark)
     log.info("polled orders", connection=connection, seen=result.seen, enqueued=len(result.enqueued),
-             since=since_local)
+             since=result.since)
     return result
 
 

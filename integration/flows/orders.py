@@ -53,7 +53,7 @@ def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict
 
     engine = rt.mapping
     order = OrderSchema().load(transformed["canonical"])
-    failures = engine.validate_order(order, transformed["calls"])
+    failures = engine.validate_order(order, transformed["calls"], cuno=transformed["cuno"])
     if failures:
         rows = [to_jsonable(f) for f in failures]
         summary = "; ".join(str(r.get("message", r)) for r in rows[:5])
