@@ -127,10 +127,10 @@ def parse_v2(body: Mapping[str, Any], program: str | None = None) -> list[Transa
     return results
 
 
-def parse_v1(body: Mapping[str, Any]) -> TransactionResult:
+def parse_v1(body: Mapping[str, Any], program: str | None = None, transaction: str = "") -> TransactionResult:
     """A legacy v1 answer: ``MIRecord[].NameValue[]``, errors at the top level or under ``ErrorMessage``."""
-    program = _clean(body.get("Program")) or None
-    transaction = _clean(body.get("Transaction"))
+    program = _clean(body.get("Program")) or program
+    transaction = _clean(body.get("Transaction")) or transaction
     records: list[Record] = []
     for row in body.get("MIRecord") or []:
         records.append({_clean(nv.get("Name")): _clean(nv.get("Value")) for nv in row.get("NameValue") or []})
@@ -146,13 +146,13 @@ def parse_v1(body: Mapping[str, Any]) -> TransactionResult:
     return TransactionResult(transaction, records, error)
 
 
-def parse_body(body: Any, program: str | None = None) -> list[TransactionResult]:
+def parse_body(body: Any, program: str | None = None, transaction: str = "") -> list[TransactionResult]:
     """v2 when the body has ``results`` (or v2 error keys), else v1."""
     if not isinstance(body, Mapping):
         raise InforHTTPError("M3 answered with something that is not a JSON object")
     if "results" in body or "errorMessage" in body or "errorType" in body or "wasTerminated" in body:
         return parse_v2(body, program)
-    return [parse_v1(body)]
+    return [parse_v1(body, program, transaction)]
 
 
 # -- bulk ------------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class M3Client:
             query = record
         body = self._send("GET", url, idempotent=is_read(transaction), label=f"{program}/{transaction}",
                           params=query, timeout=self.timeout)
-        results = parse_body(body, program)
+        results = parse_body(body, program, transaction)
         if not results:
             return []
         result = results[0]

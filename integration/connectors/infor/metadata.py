@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -34,6 +34,7 @@ def _raw() -> dict[str, Any]:
     return data
 
 
+@cache
 def transaction_meta(program: str, transaction: str) -> TransactionMeta | None:
     """Metadata of one transaction, or None when the shipped metadata does not know it."""
     entry = _raw().get(program, {}).get(transaction)

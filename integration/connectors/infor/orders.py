@@ -114,12 +114,12 @@ def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> 
         ]
         message = first.error.m3_message if first.error else "not processed by M3"
         raise BatchOrderRejected(
-            f"batch order {temporary} not confirmed: {message}",
+            message,
             code=first.error.code if first.error else None,
             field=first.error.field if first.error else None,
             program=OIS100, transaction=first.transaction,
-            resolution="fix the item/address in the shop or in M3, delete the batch order in OIS275 and "
-                       "replay the order",
+            resolution=f"batch order {temporary} was not confirmed; fix the item/address in the shop or in M3, "
+                       "delete the batch order in OIS275 and replay the order",
             details={"temporary_orno": temporary, "rejections": reasons},
         )
     confirmed = client.execute_one(OIS100, "Confirm", {"ORNO": temporary})
