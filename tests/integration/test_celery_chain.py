@@ -116,3 +116,30 @@ def test_skip_halts_the_chain(probe):
     snap = probe.store.event_snapshot(event_id)
     assert snap["status"] == m.SKIPPED and snap["result"]["skipped"] == "already synced"
     assert calls["transform"] == 0
+
+
+def test_replay_from_the_dead_letter_queue_runs_the_event_again(probe):
+    from click.testing import CliRunner
+
+    from integration.cli import main
+
+    behaviour["load"] = "permanent"
+    event_id = _run(probe, "replay")
+    [letter] = probe.store.list_dead_letters()
+    listing = CliRunner().invoke(main, ["dlq", "list"])
+    assert listing.exit_code == 0 and f"#{letter.id}" in listing.output
+    assert "Resolution: fix the record" in listing.output
+    behaviour["load"] = "ok"  # the operator fixed the cause
+    result = CliRunner().invoke(main, ["dlq", "replay", str(letter.id)])
+    assert result.exit_code == 0, result.output
+    wait_until(lambda: probe.store.get_event(event_id).status == m.SUCCEEDED)
+    assert probe.store.list_dead_letters() == []
+    assert CliRunner().invoke(main, ["dlq", "replay", str(letter.id)]).output.strip().endswith("0 replayed")
+
+
+def test_unknown_queues_are_refused(celery_app):
+    from celery.exceptions import QueueNotFound
+    from kombu.exceptions import OperationalError as KombuOperationalError
+
+    with pytest.raises((QueueNotFound, KombuOperationalError)):
+        celery_app.send_task("psinfor.order.extract", args=[1], queue="no-such-queue")
