@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from integration.canonical import Address, Customer, Order, OrderLine, ReconciliationLine, Totals
-from integration.errors import MappingError, ValidationFailed
+from integration.errors import HeldForReview, MappingError, ValidationFailed
 from integration.transform import money
 from integration.transform.address import (
     country_alpha2,
@@ -27,6 +27,7 @@ from integration.transform.enrichment import enrich
 from integration.transform.status import infor_action_for_ps_state
 from integration.transform.status import ps_state_for_infor_status as _ps_state_for
 from integration.transform.variants import resolve_item
+from integration.validation.anomalies import Anomaly, detect_anomalies
 from integration.validation.rules import ValidationFailure, check_calls, check_customer, check_order
 
 from . import m3fields
@@ -367,6 +368,26 @@ class MappingEngine:
                          cuno=cuno, line_width=a.line_width, max_lines=a.max_lines),
             *check_calls([dict(c) for c in calls]),
         ]
+
+    def anomalies(self, order: Order, *, usual_quantity: Decimal | None = None,
+                  usual_amount: Decimal | None = None) -> list[Anomaly]:
+        """Suspicious but valid: what ``check_anomalies`` would hold the order for."""
+        a = self.config.validation.anomalies
+        return detect_anomalies(order, max_line_quantity=a.max_line_quantity, max_order_amount=a.max_order_amount,
+                                quantity_factor=a.quantity_factor, amount_factor=a.amount_factor,
+                                countries_must_match=a.countries_must_match, usual_quantity=usual_quantity,
+                                usual_amount=usual_amount)
+
+    def check_anomalies(self, order: Order, *, usual_quantity: Decimal | None = None,
+                        usual_amount: Decimal | None = None) -> None:
+        """Raise ``HeldForReview`` when the order looks wrong enough for an operator to see it first."""
+        found = self.anomalies(order, usual_quantity=usual_quantity, usual_amount=usual_amount)
+        if found:
+            raise HeldForReview(
+                f"order {order.ps_order_id} held for review: " + "; ".join(x.message for x in found),
+                resolution="check the order with the customer, then release it (or cancel it in the shop)",
+                details={"anomalies": [x.to_dict() for x in found]},
+            )
 
     # --- statuses ---------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ A field spec in the YAML is one of
     ORDT: {from: order.order_date, format: date}          # ... formatted (date, decimal, integer, upper, ascii)
     CUNM: {from: address.name, truncate: true}            # ... cut to M3's length at a word boundary
     SAPR: {from: line.erp_unit_price, format: decimal, only_if: send_prices}   # ... only when an option is on
+    OTBA: {from: order.erp_totals.discounts_tax_excl, format: decimal, omit_zero: true}  # ... left out when 0
 
 Paths are checked against the canonical dataclasses when the files are loaded, so a typo fails at start-up
 with the file and key, not at the first order.
@@ -41,6 +42,7 @@ class FieldSpec:
     format: str = "text"
     truncate: bool = False
     only_if: str | None = None
+    omit_zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ def render(
     text = _as_text(value, spec.format, tz)
     if ascii_only and spec.format in ("text", "upper"):
         text = transliterate(text)
+    if spec.omit_zero and isinstance(value, Decimal | int) and not isinstance(value, bool) and value == 0:
+        return None
     if text == "" and spec.default is not None:
         text = spec.default
     if text == "":

@@ -236,7 +236,8 @@ def _transaction_map(program: str, transaction: str, specs: dict[str, Any], root
             continue
         spec = FieldSpec(source=raw.get("source"), const=raw.get("const"), default=raw.get("default"),
                          lookup=raw.get("lookup"), format=raw.get("format", "text"),
-                         truncate=raw.get("truncate", False), only_if=raw.get("only_if"))
+                         truncate=raw.get("truncate", False), only_if=raw.get("only_if"),
+                         omit_zero=raw.get("omit_zero", False))
         if spec.source is not None:
             problem = check_path(spec.source, roots)
             if problem:

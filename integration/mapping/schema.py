@@ -40,6 +40,7 @@ class FieldSpecSchema(Strict):
     format = fields.String(validate=validate.OneOf(FORMATS), load_default="text")
     truncate = fields.Boolean(load_default=False)
     only_if = fields.String()
+    omit_zero = fields.Boolean(load_default=False)
 
     @validates_schema
     def _one_source(self, data: dict[str, Any], **_: Any) -> None:
