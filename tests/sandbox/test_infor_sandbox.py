@@ -105,11 +105,23 @@ def test_expired_tokens_are_renewed_transparently(sandbox: InforSandboxServer, m
     assert stats["token_requests"] == 2 and stats["unauthorized"] == 1
 
 
-def test_shared_token_through_redis(sandbox: InforSandboxServer, redis_client) -> None:
+def test_one_token_for_concurrent_workers_through_redis(sandbox: InforSandboxServer, redis_client) -> None:
     creds = IonApiCredentials.from_dict(sandbox.ionapi())
-    workers = [M3Client(creds, cono="100", divi="AAA", redis=redis_client) for _ in range(4)]
-    for worker in workers:
-        worker.execute("GENERAL", "GetServerTime")
+    workers = [M3Client(creds, cono="100", divi="AAA", redis=redis_client) for _ in range(8)]
+    errors: list[Exception] = []
+
+    def call(worker: M3Client) -> None:
+        try:
+            worker.execute("GENERAL", "GetServerTime")
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
     assert control(sandbox, "GET", "stats")["token_requests"] == 1
 
 
@@ -280,6 +292,18 @@ def test_faults_are_transient_and_writes_are_not_resent(m3: M3Client, sandbox: I
     control(sandbox, "DELETE", "faults")
     assert control(sandbox, "GET", "faults")["rate_limit_rate"] == 0.0
     assert control(sandbox, "GET", "stats")["faults"]["timeout"] >= 1
+
+
+def test_slow_answers_time_out_as_transient_errors(sandbox: InforSandboxServer) -> None:
+    control(sandbox, "POST", "faults", json={"latency_ms": 500})
+    creds = IonApiCredentials.from_dict(sandbox.ionapi())
+    impatient = M3Client(creds, cono="100", divi="AAA", timeout=0.05, read_retries=0)
+    impatient.tokens.token()
+    with pytest.raises(InforTransientError) as info:
+        impatient.execute("GENERAL", "GetServerTime")
+    assert info.value.status is None and not info.value.outcome_unknown
+    with pytest.raises(WriteOutcomeUnknown):
+        impatient.execute("CRS610MI", "Add", {"CUTM": "WEBTMPL", "CUNM": "Slow", "CUA1": "Road"})
 
 
 def test_concurrent_orders_keep_state_consistent(m3: M3Client, sandbox: InforSandboxServer) -> None:
