@@ -333,3 +333,25 @@ def test_concurrent_orders_keep_state_consistent(m3: M3Client, sandbox: InforSan
     assert len(snapshot["orders"]) == 48 and all(len(o["lines"]) == 2 for o in snapshot["orders"])
     stats = control(sandbox, "GET", "stats")["by_transaction"]
     assert stats["OIS100MI/AddBatchHead"] == stats["OIS100MI/Confirm"] == 48
+
+
+def test_item_changes_feed_and_reset(m3: M3Client, sandbox: InforSandboxServer) -> None:
+    from integration.connectors.infor import items
+
+    mark = items.server_lmts(m3)
+    control(sandbox, "POST", "items", json={"itno": "MUG-CERAMIC-350", "ITDS": "Ceramic mug 350 ml, white",
+                                            "price": "9.90"})
+    control(sandbox, "POST", "items", json={"itno": "NEW-ITEM-1", "ITDS": "A new item"})
+    changes = items.changed_items(m3, catalogue.INFOR_FACILITY, mark)
+    assert [(i["ITNO"], i["ITDS"]) for i in changes.items] == [
+        ("MUG-CERAMIC-350", "Ceramic mug 350 ml, white"), ("NEW-ITEM-1", "A new item")]
+    assert items.changed_items(m3, catalogue.INFOR_FACILITY, changes.next_lmts).items == []
+    assert m3.execute_one("MMS200MI", "GetItmPrice", {"ITNO": "MUG-CERAMIC-350"})["SAPR"] == "9.90"
+    cuno = make_customer(m3)
+    first = orders.create_batch_order(m3, order_calls(cuno, "R-1", ("NEW-ITEM-1", "1")))
+    control(sandbox, "POST", "reset")
+    assert items.get_item(m3, "NEW-ITEM-1") is None and customers.get_customer(m3, cuno) is None
+    assert control(sandbox, "GET", "orders")["orders"] == []
+    make_customer(m3)
+    second = orders.create_batch_order(m3, order_calls(cuno, "R-1", ("MUG-CERAMIC-350", "1")))
+    assert second.orno != first.orno  # order numbers are never reused

@@ -8,7 +8,8 @@ URL layout (``{root}`` = the server's URL, ``{ti}`` = the sandbox tenant):
 - ``GET {root}/{ti}/M3/m3api-rest/v2/execute/{program}/{transaction}?FIELD=..&cono=..`` (v2),
   ``POST {root}/{ti}/M3/m3api-rest/v2/execute`` (bulk), ``GET {root}/{ti}/M3/m3api-rest/execute/{p}/{t}[;matrix]``
   (v1). A missing, unknown or expired bearer token gets 401 with ``WWW-Authenticate``.
-- ``{root}/_sandbox/...``: the control API (faults, stats, orders, stock, customers), outside ION's URL space.
+- ``{root}/_sandbox/...``: the control API (faults, stats, orders, stock, items, customers, reset), outside
+  ION's URL space.
 
 Faults act on gateway requests (not on the control API): ``down`` (503), ``fail_next`` (N requests answered
 ``error_status``), latency with jitter, ``rate_limit_rate`` (429 with Retry-After), ``timeout_rate`` (a 504
@@ -516,6 +517,25 @@ def create_app(gateway: Gateway) -> Flask:
         with state.lock:
             return _json({"balances": [{**b.record(), "LMTS": str(b.lmts)} for _, b in
                                        sorted(state.balances.items())]}, 200)
+
+    @app.post("/_sandbox/items")
+    def set_item() -> Response:
+        data = dict(request.get_json(silent=True) or {})
+        itno = str(data.pop("itno", "") or data.pop("ITNO", "")).strip()
+        if not itno:
+            return _json({"error": "give itno and the fields to change (ITDS, FUDS, STAT...)"}, 400)
+        try:
+            price = Decimal(str(data.pop("price"))) if data.get("price") is not None else None
+        except InvalidOperation:
+            return _json({"error": "price must be a decimal"}, 400)
+        return _json(state.set_item(itno, data, price), 200)
+
+    @app.post("/_sandbox/reset")
+    def reset_all() -> Response:
+        state.reset()
+        faults.clear()
+        stats.reset()
+        return _json({"reset": True}, 200)
 
     @app.get("/_sandbox/customers")
     def list_customers() -> Response:

@@ -197,6 +197,16 @@ class M3State:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._last_lmts = 0
+        self.handlers: dict[str, Handler] = self._handlers()
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the seed data (control API), keeping the lock so that running requests stay safe."""
+        with self.lock:
+            self._clear()
+            self._seed()
+
+    def _clear(self) -> None:
         self.customers: dict[str, dict[str, Any]] = {}
         self.items: dict[str, Record] = {}
         self.item_lmts: dict[str, int] = {}
@@ -206,16 +216,15 @@ class M3State:
         self.orders: dict[str, Order] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.invoices: dict[str, Invoice] = {}
-        self._seq = {"temp": 9000000000, "orno": 1000000000, "dlix": 50000000000, "ivno": 700000000,
-                     "cuno": 0}
+        if not hasattr(self, "_seq"):  # numbers are never reused, even after a reset (bindings outlive it)
+            self._seq = {"temp": 9000000000, "orno": 1000000000, "dlix": 50000000000, "ivno": 700000000,
+                         "cuno": 0}
         self.warehouses = {catalogue.INFOR_WAREHOUSE}
         self.templates = {catalogue.INFOR_CUSTOMER_TEMPLATE: {
             "CUCD": "EUR", "ORTP": catalogue.INFOR_ORDER_TYPE, "WHLO": catalogue.INFOR_WAREHOUSE,
             "FACI": catalogue.INFOR_FACILITY, "STAT": "20", "LNCD": "GB", "TEPY": "030", "MODL": "STD",
             "TEDL": "FCA", "CUTP": "0"}}
         self.order_types = {catalogue.INFOR_ORDER_TYPE}
-        self.handlers: dict[str, Handler] = self._handlers()
-        self._seed()
 
     # -- housekeeping -----------------------------------------------------------------------------------
 
@@ -497,6 +506,25 @@ class M3State:
         self._item(rec["ITNO"])
         return [self.outputs("OIS100MI", "LstWarehBalance", {**b.record(), "LMDT": _ymd(_now())})
                 for (_, i), b in sorted(self.balances.items()) if i == rec["ITNO"]]
+
+    def set_item(self, itno: str, changes: dict[str, str], price: Decimal | None = None) -> Record:
+        """Control API: create or change an item (ITDS, FUDS, STAT...); bumps its LMTS like an M3 change."""
+        with self.lock:
+            today = _ymd(_now())
+            item = self.items.get(itno)
+            if item is None:
+                item = self.items[itno] = {"ITNO": itno, "ITDS": itno[:30], "FUDS": "", "STAT": "20", "UNMS": "PCS",
+                                           "ITTY": "FG", "ITGR": "WEB", "RGDT": today, "CHNO": "0"}
+                self.prices.setdefault(itno, Decimal(0))
+                whlo = catalogue.INFOR_WAREHOUSE
+                self.balances.setdefault((whlo, itno), Balance(itno, whlo, Decimal(0), lmts=self.lmts()))
+            item.update({k.upper(): str(v) for k, v in changes.items() if k.upper() != "ITNO"})
+            item["LMDT"] = today
+            item["CHNO"] = str(int(item.get("CHNO") or 0) + 1)
+            if price is not None:
+                self.prices[itno] = price
+            self.item_lmts[itno] = self.lmts()
+            return dict(item)
 
     def set_stock(self, itno: str, whlo: str, qty: Decimal) -> Balance:
         """Control API: on-hand quantity of an item in a warehouse (the warehouse is created if needed)."""
