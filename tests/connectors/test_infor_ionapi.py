@@ -158,3 +158,23 @@ def test_token_endpoint_outage_is_transient() -> None:
     responses.post(TOKEN_URL, status=503)
     with pytest.raises(InforTransientError):
         TokenProvider(credentials()).token()
+
+
+@responses.activate
+def test_redis_down_falls_back_to_an_in_process_token(caplog) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    class DeadRedis:
+        def __getattr__(self, name: str):
+            def fail(*args, **kwargs):
+                raise RedisConnectionError("Connection refused")
+            return fail
+
+    responses.post(TOKEN_URL, json=token_body())
+    dead = DeadRedis()
+    provider = TokenProvider(credentials(), redis=dead)
+    assert provider.token() == "tok-1"
+    assert provider.token() == "tok-1"
+    assert len(responses.calls) == 1
+    provider.invalidate("tok-1")
+    assert "Redis unavailable" in caplog.text

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from redis.exceptions import RedisError
 
 from integration.config import InforSettings, Secret
 from integration.connectors.infor.errors import InforAuthError, InforTransientError
@@ -196,8 +197,8 @@ class TokenProvider:
 
     # -- cache ------------------------------------------------------------------------------------------
 
-    def _read_cache(self) -> _Token | None:
-        if self.redis is None:
+    def _read_cache(self, shared: bool = True) -> _Token | None:
+        if self.redis is None or not shared:
             return self._local
         raw = self.redis.get(self.key)
         if not raw:
@@ -207,8 +208,8 @@ class TokenProvider:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def _write_cache(self, token: _Token) -> None:
-        if self.redis is None:
+    def _write_cache(self, token: _Token, shared: bool = True) -> None:
+        if self.redis is None or not shared:
             self._local = token
             return
         ttl = max(1, int(token.expires_at - time.time()))
@@ -217,29 +218,46 @@ class TokenProvider:
     # -- public -----------------------------------------------------------------------------------------
 
     def token(self) -> str:
-        """A bearer token valid for at least the renewal margin; asks ION only when none is cached."""
-        cached = self._read_cache()
+        """A bearer token valid for at least the renewal margin; asks ION only when none is cached.
+
+        Redis down does not stop the integration: the token is then cached in-process, with a warning.
+        """
+        if self.redis is not None:
+            try:
+                return self._token(shared=True)
+            except RedisError as exc:
+                log.warning("ION token cache: Redis unavailable (%s), caching in-process", type(exc).__name__)
+        return self._token(shared=False)
+
+    def _token(self, *, shared: bool) -> str:
+        cached = self._read_cache(shared)
         if cached is not None and cached.fresh(time.time()):
             return cached.access_token.reveal()
-        return self._renew(cached).access_token.reveal()
+        return self._renew(cached, shared=shared).access_token.reveal()
 
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (all of it, or only if it is still ``token``)."""
+        with self._lock:
+            if token is None or (self._local and self._local.access_token.reveal() == token):
+                self._local = None
         if self.redis is None:
-            with self._lock:
-                if token is None or (self._local and self._local.access_token.reveal() == token):
-                    self._local = None
             return
-        if token is None:
-            self.redis.delete(self.key)
-            return
-        cached = self._read_cache()
-        if cached is not None and cached.access_token.reveal() == token:
-            self.redis.delete(self.key)
+        try:
+            if token is None:
+                self.redis.delete(self.key)
+                return
+            cached = self._read_cache()
+            if cached is not None and cached.access_token.reveal() == token:
+                self.redis.delete(self.key)
+        except RedisError as exc:
+            log.warning("ION token cache: Redis unavailable (%s) while dropping a token", type(exc).__name__)
 
     def revoke(self) -> None:
         """Revoke the cached refresh token at ION (optional on shutdown) and forget the token."""
-        cached = self._read_cache()
+        try:
+            cached = self._read_cache()
+        except RedisError:
+            cached = self._local
         self.invalidate()
         if cached is None or cached.refresh_token is None:
             return
@@ -254,8 +272,8 @@ class TokenProvider:
 
     # -- renewal ----------------------------------------------------------------------------------------
 
-    def _renew(self, stale: _Token | None) -> _Token:
-        if self.redis is None:
+    def _renew(self, stale: _Token | None, *, shared: bool = True) -> _Token:
+        if self.redis is None or not shared:
             with self._lock:
                 current = self._local
                 if current is not None and current.fresh(time.time()):
