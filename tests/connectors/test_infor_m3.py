@@ -282,3 +282,21 @@ def test_token_never_appears_in_errors_or_logs(caplog) -> None:
 def test_unknown_error_type_stays_a_plain_permanent_m3_error() -> None:
     [result] = parse_body({"results": [{"transaction": "X", "errorType": "SomethingNew", "errorMessage": "m"}]})
     assert type(result.error) is M3Error and result.error.error_type == "SomethingNew"
+
+
+@responses.activate
+def test_waiting_for_the_rate_limiter_does_not_open_the_breaker() -> None:
+    from integration.connectors.resilience import RateLimited
+
+    token()
+
+    class Saturated:
+        def acquire(self, timeout: float = 30.0) -> None:
+            raise RateLimited("no token")
+
+    breaker = CircuitBreaker("infor-test-rl", failure_threshold=1, reset_timeout=60)
+    m3 = client(rate_limiter=Saturated(), breaker=breaker)
+    for _ in range(3):
+        with pytest.raises(RateLimited):
+            m3.execute("CRS610MI", "GetBasicData", {"CUNO": "A"})
+    assert breaker.state == "closed"

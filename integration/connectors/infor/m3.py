@@ -302,6 +302,8 @@ class M3Client:
         attempt = 0
         while True:
             attempt += 1
+            if self.rate_limiter is not None:  # outside the breaker: waiting for a token is not a failure
+                self.rate_limiter.acquire(self.timeout)
             try:
                 if self.breaker is not None:
                     return self.breaker.call(self._exchange, method, url, idempotent, label, **kwargs)
@@ -329,8 +331,6 @@ class M3Client:
     def _exchange(self, method: str, url: str, idempotent: bool, label: str, **kwargs: Any) -> Any:
         """Send once. Raises ``_Unauthorized`` on 401 (after dropping the token), transient errors, or
         returns the JSON body of a 200/400."""
-        if self.rate_limiter is not None:
-            self.rate_limiter.acquire(self.timeout)
         token = self.tokens.token()
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         path = urlsplit(url).path
