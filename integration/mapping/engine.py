@@ -12,7 +12,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
 
-from integration.canonical import Address, Customer, Order, OrderLine, ReconciliationLine, Totals
+from integration.canonical import (
+    Address,
+    Customer,
+    Invoice,
+    Item,
+    Order,
+    OrderLine,
+    ReconciliationLine,
+    Shipment,
+    StockLevel,
+    Totals,
+)
 from integration.errors import HeldForReview, MappingError, ValidationFailed
 from integration.transform import money
 from integration.transform.address import (
@@ -32,6 +43,7 @@ from integration.validation.rules import ValidationFailure, check_calls, check_c
 
 from . import m3fields
 from .fieldmap import render
+from .inbound import infor_to_canonical
 from .loader import MappingConfig, TransactionMap, load_mappings
 from .records import RecordReader, order_rows
 
@@ -399,6 +411,41 @@ class MappingEngine:
     def infor_status_for_ps_state(self, state_key: str | None, flags: Mapping[str, bool] | None = None) -> str:
         """What M3 does with an order in this shop state: ``open``, ``hold``, ``cancel`` or ``ignore``."""
         return infor_action_for_ps_state(self.config.statuses, state_key, flags)
+
+    # --- Infor → canonical ------------------------------------------------------------------------------
+
+    def _inbound(self, entity: str, model: type[Any], record: Mapping[str, Any], what: str,
+                 extra: Mapping[str, Any] | None = None) -> Any:
+        inbound = self.config.inbound
+        return infor_to_canonical(model, inbound.entities.get(entity, {}), record, tz=inbound.timezone,
+                                  what=what, extra=extra)
+
+    def infor_item_to_canonical(self, record: Mapping[str, Any]) -> Item:
+        """An item from MMS200MI (Get, LstItmByItm...) as a canonical Item."""
+        item: Item = self._inbound("item", Item, record, f"item {record.get('ITNO', '?')}")
+        return item
+
+    def item_is_sellable(self, item: Item) -> bool:
+        """Whether the item's M3 status lets the shop sell it (``sellable_item_statuses`` in inbound.yaml)."""
+        return item.status in self.config.inbound.sellable_item_statuses
+
+    def infor_stock_to_canonical(self, record: Mapping[str, Any], **extra: Any) -> StockLevel:
+        """A warehouse balance (OIS100MI LstNewBalances, MMS200MI GetItmWhsBal) as a StockLevel; ``extra``
+        sets what M3 does not say (``as_of``, the shop's product and combination ids)."""
+        what = f"stock {record.get('ITNO', '?')}@{record.get('WHLO', '?')}"
+        level: StockLevel = self._inbound("stock_level", StockLevel, record, what, extra)
+        return level
+
+    def infor_shipment_to_canonical(self, record: Mapping[str, Any], **extra: Any) -> Shipment:
+        """A delivery head (MWS410MI GetHead) as a Shipment: tracking number, carrier, date."""
+        shipment: Shipment = self._inbound("shipment", Shipment, record,
+                                           f"delivery {record.get('DLIX', '?')}", extra)
+        return shipment
+
+    def infor_invoice_to_canonical(self, record: Mapping[str, Any], **extra: Any) -> Invoice:
+        """An invoice (OIS350MI) as a canonical Invoice."""
+        invoice: Invoice = self._inbound("invoice", Invoice, record, f"invoice {record.get('IVNO', '?')}", extra)
+        return invoice
 
     # --- ownership ------------------------------------------------------------------------------------
 

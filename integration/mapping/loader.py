@@ -18,7 +18,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from marshmallow import ValidationError
 
-from integration.canonical import Address, Customer, Item, Order, OrderLine, StockLevel
+from integration.canonical import (
+    Address,
+    Customer,
+    Invoice,
+    Item,
+    Order,
+    OrderLine,
+    Payment,
+    Shipment,
+    StockLevel,
+)
 from integration.errors import ConfigurationError, MappingError
 from integration.transform.enrichment import EnrichmentRule
 from integration.transform.money import minor_units
@@ -45,6 +55,9 @@ CUOR_PLACEHOLDERS = ("reference", "id_order", "id_shop")
 ENTITY_CLASSES: dict[str, type[Any]] = {
     "customer": Customer, "address": Address, "order": Order, "order_line": OrderLine, "item": Item,
     "stock_level": StockLevel,
+}
+INBOUND_CLASSES: dict[str, type[Any]] = {
+    "item": Item, "stock_level": StockLevel, "shipment": Shipment, "invoice": Invoice, "payment": Payment,
 }
 ENRICHMENT_LENGTHS = {"order_type": 3, "warehouse": 3, "facility": 3, "project": 7, "delivery_method": 3,
                       "delivery_terms": 3, "payment_terms": 3}
@@ -118,6 +131,13 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class InboundConfig:
+    timezone: ZoneInfo
+    entities: dict[str, dict[str, str]]
+    sellable_item_statuses: frozenset[str]
+
+
+@dataclass(frozen=True)
 class MappingConfig:
     directory: Path
     orders: OrdersConfig
@@ -133,6 +153,7 @@ class MappingConfig:
     validation: ValidationConfig
     ownership_defaults: dict[str, str]
     ownership: dict[str, dict[str, str]]
+    inbound: InboundConfig
 
 
 class _Problems:
@@ -409,6 +430,30 @@ def _ownership(data: dict[str, Any], problems: _Problems) -> tuple[dict[str, str
     return dict(data["defaults"]), {k: dict(v) for k, v in data["fields_"].items()}
 
 
+def _inbound(data: dict[str, Any], problems: _Problems) -> InboundConfig:
+    import dataclasses
+
+    file = "inbound.yaml"
+    try:
+        tz = ZoneInfo(data["erp_timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add(file, "erp_timezone", f"unknown time zone {data['erp_timezone']!r}")
+        tz = ZoneInfo("UTC")
+    for entity, mapping in data["entities"].items():
+        model = INBOUND_CLASSES[entity]
+        known = {f.name for f in dataclasses.fields(model)}
+        for name in mapping:
+            if name not in known:
+                problems.add(file, f"entities.{entity}.{name}",
+                             f"{entity} has no field {name!r} (known: {', '.join(sorted(known))})")
+        required = {f.name for f in dataclasses.fields(model)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        for name in sorted(required - set(mapping)):
+            problems.add(file, f"entities.{entity}", f"{entity}.{name} is required and not mapped")
+    return InboundConfig(tz, {k: dict(v) for k, v in data["entities"].items()},
+                         frozenset(str(s) for s in data["sellable_item_statuses"]))
+
+
 def load_mappings(directory: str | Path) -> MappingConfig:
     """Read, check and compile every mapping file; ``ConfigurationError`` lists every problem found."""
     directory = Path(directory)
@@ -424,8 +469,9 @@ def load_mappings(directory: str | Path) -> MappingConfig:
     statuses = _statuses(data["statuses.yaml"], problems) if "statuses.yaml" in data else None
     enrichment = _enrichment(data["enrichment.yaml"], problems) if "enrichment.yaml" in data else None
     ownership = _ownership(data["ownership.yaml"], problems) if "ownership.yaml" in data else None
+    inbound = _inbound(data["inbound.yaml"], problems) if "inbound.yaml" in data else None
     problems.raise_if_any()
-    assert orders and customers and currencies and statuses and enrichment and ownership
+    assert orders and customers and currencies and statuses and enrichment and ownership and inbound
     defaults, rules = enrichment
     owner_defaults, owners = ownership
     addresses = data["addresses.yaml"]
@@ -451,4 +497,5 @@ def load_mappings(directory: str | Path) -> MappingConfig:
         ),
         ownership_defaults=owner_defaults,
         ownership=owners,
+        inbound=inbound,
     )

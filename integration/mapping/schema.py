@@ -208,6 +208,20 @@ class OwnershipFile(Strict):
     )
 
 
+INBOUND_ENTITIES = ("item", "stock_level", "shipment", "invoice", "payment")
+
+
+class InboundFile(Strict):
+    erp_timezone = fields.String(required=True)
+    entities = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(INBOUND_ENTITIES)),
+        values=fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
+            r"^[A-Z0-9]{4}$", error="M3 field names are 4 capitals"))),
+        required=True,
+    )
+    sellable_item_statuses = fields.List(Scalar(), load_default=list)
+
+
 FILES: dict[str, type[Schema]] = {
     "orders.yaml": OrdersFile,
     "customers.yaml": CustomersFile,
@@ -219,4 +233,5 @@ FILES: dict[str, type[Schema]] = {
     "addresses.yaml": AddressesFile,
     "validation.yaml": ValidationFile,
     "ownership.yaml": OwnershipFile,
+    "inbound.yaml": InboundFile,
 }
