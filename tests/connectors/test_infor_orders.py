@@ -148,3 +148,19 @@ def test_changed_balances_take_the_server_time_first(m3: M3Client) -> None:
     assert str(changes.balances[0].available) == "298"
     assert [c.request.url.split("?")[0].rsplit("/", 1)[1] for c in api_calls()] == [
         "GetServerTime", "LstNewBalances"]
+
+
+@responses.activate
+def test_add_customer_sends_addresses_and_financial_data_in_one_bulk(m3: M3Client) -> None:
+    responses.get(f"{EXEC}/CRS610MI/Add", json=v2("Add", {"CUNO": "PS0000002"}))
+    responses.post(EXEC, json={"results": [{"transaction": "ChgFinancial", "records": []}],
+                               "wasTerminated": False, "nrOfSuccessfullTransactions": 1,
+                               "nrOfFailedTransactions": 0})
+    calls = [{"program": "CRS610MI", "transaction": "Add",
+              "record": {"CUNO": "PS0000002", "CUTM": "WEBTMPL", "CUNM": "Müller Werkzeuge GmbH", "CUA1": "x"}},
+             {"program": "CRS610MI", "transaction": "ChgFinancial",
+              "record": {"CUNO": "PS0000002", "VRNO": "DE123456789"}}]
+    assert add_customer(m3, calls) == "PS0000002"
+    bulk = json.loads(api_calls()[1].request.body)
+    assert bulk["transactions"] == [{"transaction": "ChgFinancial",
+                                     "record": {"CUNO": "PS0000002", "VRNO": "DE123456789"}}]

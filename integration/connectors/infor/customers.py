@@ -33,33 +33,39 @@ def list_addresses(client: M3Client, cuno: str) -> list[Record]:
     return client.execute(CRS610, "LstAddresses", {"CUNO": cuno}, maxrecs=0)
 
 
-def _add_record(calls: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[dict[str, str]]]:
+_FOLLOW_UPS = ("AddAddress", "ChgBasicData", "ChgFinancial", "ChgOrderInfo", "ChgAddress")
+
+
+def _split_calls(calls: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[dict[str, Any]]]:
     add: dict[str, str] | None = None
-    addresses: list[dict[str, str]] = []
+    follow_ups: list[dict[str, Any]] = []
     for call in calls:
         if call.get("program") != CRS610:
             raise MappingError(f"customer call for {call.get('program')}: only CRS610MI belongs here")
         record = {str(k): str(v) for k, v in (call.get("record") or {}).items()}
-        if call.get("transaction") == "Add":
+        transaction = str(call.get("transaction"))
+        if transaction == "Add":
             if add is not None:
                 raise MappingError("more than one CRS610MI/Add for one customer")
             add = record
-        elif call.get("transaction") == "AddAddress":
-            addresses.append(record)
+        elif transaction in _FOLLOW_UPS:
+            follow_ups.append({"program": CRS610, "transaction": transaction, "record": record})
         else:
-            raise MappingError(f"CRS610MI/{call.get('transaction')} is not part of creating a customer")
+            raise MappingError(f"CRS610MI/{transaction} is not part of creating a customer")
     if add is None:
         raise MappingError("no CRS610MI/Add among the customer's calls")
-    return add, addresses
+    return add, follow_ups
 
 
 def add_customer(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> str:
-    """Create the customer (``Add``) and its addresses (one bulk call); return the CUNO.
+    """Create the customer (``Add``), then its addresses and extra data (``AddAddress``, ``ChgFinancial``
+    for the VAT number...) in one bulk call; return the CUNO.
 
     When ``Add`` is refused because the CUNO exists already (a retry after a lost answer), the customer is
-    read back and the addresses still sent, so the outcome is the same as a first, clean run.
+    read back and the follow-up calls still sent, so the outcome is the same as a first, clean run; an
+    address that is already there counts as done.
     """
-    add, addresses = _add_record(calls)
+    add, follow_ups = _split_calls(calls)
     cuno = add.get("CUNO", "").strip()
     try:
         created = client.execute_one(CRS610, "Add", add)
@@ -69,15 +75,17 @@ def add_customer(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> str:
             raise
     if not cuno:
         raise M3Error("CRS610MI/Add returned no CUNO", program=CRS610, transaction="Add")
-    if addresses:
-        results = client.bulk([{"program": CRS610, "transaction": "AddAddress",
-                                "record": {**rec, "CUNO": cuno}} for rec in addresses])
-        for result in results:
-            if result.ok or result.error is None:
+    if follow_ups:
+        for call in follow_ups:
+            call["record"] = {**call["record"], "CUNO": cuno}
+        for result in client.bulk(follow_ups):
+            if result.ok:
                 continue
-            if _already_exists(client, cuno, result.record):
+            if result.transaction == "AddAddress" and _already_exists(client, cuno, result.record):
                 continue
-            raise result.error
+            if result.error is not None:
+                raise result.error
+            raise M3Error("not processed by M3", program=CRS610, transaction=result.transaction)
     return cuno
 
 
