@@ -22,6 +22,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, post_load
 
+from integration.transform.address import display_name, person_name
+
 
 @dataclass
 class Address:
@@ -42,8 +44,6 @@ class Address:
 
     @property
     def name(self) -> str:
-        from integration.transform.address import display_name
-
         return display_name(self.company, self.first_name, self.last_name)
 
 
@@ -65,15 +65,11 @@ class Customer:
 
     @property
     def person_name(self) -> str:
-        from integration.transform.address import person_name
-
         return person_name(self.first_name, self.last_name)
 
     @property
     def name(self) -> str:
         """The company for a business customer, else the person: what M3 shows as the customer name."""
-        from integration.transform.address import display_name
-
         return display_name(self.company, self.first_name, self.last_name)
 
     @property

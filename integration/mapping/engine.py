@@ -31,6 +31,7 @@ from integration.transform.address import (
     normalise_postcode,
     person_name,
     phone_e164,
+    postcode_matches,
     split_street,
     subdivision_code,
 )
@@ -96,6 +97,10 @@ class MappingEngine:
         if state:
             raw_state = st.text("iso_code")
             state_code = subdivision_code(country_code, raw_state) or (raw_state.upper() or None)
+        postcode = normalise_postcode(rec.text("postcode"), country_code)
+        if postcode and not postcode_matches(postcode, ctry.text("zip_code_format"), country_code):
+            notes.append(f"{rec.name}: postcode {postcode!r} does not match {country_code}'s format "
+                         f"{ctry.text('zip_code_format')!r}")
         phone_raw = rec.text("phone") or rec.text("phone_mobile")
         phone = phone_e164(phone_raw, country_code)
         if phone_raw and phone is None:
@@ -105,7 +110,7 @@ class MappingEngine:
             last_name=rec.text("lastname"),
             company=rec.text("company"),
             street=[s for s in (rec.text("address1"), rec.text("address2")) if s],
-            postcode=normalise_postcode(rec.text("postcode"), country_code),
+            postcode=postcode,
             city=rec.text("city"),
             country=country_code,
             state=state_code,
@@ -209,8 +214,8 @@ class MappingEngine:
         delivery = self.ps_address_to_canonical(bundle.get("address_delivery"), bundle.get("country_delivery"),
                                                 bundle.get("state_delivery"), notes=notes, failures=failures,
                                                 id_lang=id_lang)
-        invoice = (customer.address if customer.address is not None
-                   else self.ps_address_to_canonical(None, notes=notes, failures=failures))
+        # An order always has both addresses; should the invoice one be missing, bill where it is delivered.
+        invoice = customer.address if customer.address is not None else delivery
         carrier = RecordReader(bundle.get("carrier"), "carrier", failures, tz, id_lang)
 
         erp_currency, erp_rate, rate_source = self._rate(currency, conversion_rate, rates, order_id)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from integration.canonical import Customer, Order
-from integration.errors import ValidationFailed
+from integration.errors import MappingError, ValidationFailed
 from integration.mapping import m3fields
 from integration.transform.address import country_alpha2, split_street
 from integration.transform.money import minor_units
@@ -109,7 +109,7 @@ def check_order(
     for field in ("currency", "erp_currency"):
         try:
             minor_units(getattr(order, field))
-        except Exception:  # MappingError: an unknown code
+        except MappingError:
             fail(rec, field, "known_currency", f"{field} {getattr(order, field)!r} is not an ISO 4217 code",
                  getattr(order, field))
 

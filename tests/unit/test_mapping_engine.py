@@ -195,3 +195,30 @@ def test_ownership_keeps_updates_off_the_masters_fields(engine):
     changes = {"email": "x@example.com", "infor_customer_number": "PS0000001"}
     assert engine.fields_to_write("customer", changes, target="infor") == {"email": "x@example.com"}
     assert engine.fields_to_write("customer", changes, target="prestashop") == {"infor_customer_number": "PS0000001"}
+
+
+def test_a_postcode_off_the_countrys_format_and_a_bad_phone_are_noted(engine):
+    bundle = make_bundle(1, [(3, 0, 1)])
+    bundle["address_delivery"] = dict(bundle["address_delivery"], postcode="6900", phone="n/a", id=99)
+    order = engine.ps_order_to_canonical(bundle)
+    assert any("postcode '6900'" in n for n in order.notes)
+    assert any("phone 'n/a'" in n for n in order.notes)
+    assert order.delivery_address.phone is None and order.delivery_address.phone_raw == "n/a"
+
+
+def test_raw_webservice_strings_are_read_too(engine):
+    """Records as the XML has them (every value a string) map like the typed ones."""
+    bundle = make_bundle(1, [(3, 0, 2)])
+
+    def as_strings(value):
+        if isinstance(value, dict):
+            return {k: as_strings(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [as_strings(v) for v in value]
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if value is None:
+            return ""
+        return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else str(value)
+
+    assert engine.ps_order_to_canonical(as_strings(bundle)) == engine.ps_order_to_canonical(bundle)
