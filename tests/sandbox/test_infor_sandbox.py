@@ -355,3 +355,23 @@ def test_item_changes_feed_and_reset(m3: M3Client, sandbox: InforSandboxServer) 
     make_customer(m3)
     second = orders.create_batch_order(m3, order_calls(cuno, "R-1", ("MUG-CERAMIC-350", "1")))
     assert second.orno != first.orno  # order numbers are never reused
+
+
+def test_partial_delivery_and_order_progress(m3: M3Client, sandbox: InforSandboxServer) -> None:
+    cuno = make_customer(m3)
+    result = orders.create_batch_order(m3, order_calls(cuno, "P-1", ("MUG-CERAMIC-350", "1"), ("PEN-GEL-BLU", "3")))
+    control(sandbox, "POST", "stats/reset")
+    progress = orders.order_progress(m3, result.orno)
+    assert (progress.lowest_status, progress.highest_status, progress.tracking_numbers) == ("22", "22", ())
+    assert control(sandbox, "GET", "stats")["requests"] == 1  # nothing delivered: only the head is read
+    control(sandbox, "POST", f"orders/{result.orno}/advance", json={"to": "pick"})
+    control(sandbox, "POST", f"orders/{result.orno}/advance",
+            json={"to": "deliver", "lines": [1], "tracking_number": "PARCEL-1"})
+    progress = orders.order_progress(m3, result.orno)
+    assert (progress.lowest_status, progress.highest_status) == ("44", "66")
+    assert progress.tracking_numbers == ("PARCEL-1",) and progress.invoices == ()
+    control(sandbox, "POST", f"orders/{result.orno}/advance",
+            json={"to": "invoice", "tracking_number": "PARCEL-2"})
+    progress = orders.order_progress(m3, result.orno)
+    assert (progress.lowest_status, progress.highest_status) == ("77", "77")
+    assert progress.tracking_numbers == ("PARCEL-1", "PARCEL-2") and len(progress.invoices) == 2

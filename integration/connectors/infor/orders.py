@@ -205,3 +205,28 @@ def m3_decimal(value: str | None) -> Decimal | None:
         return Decimal(text)
     except InvalidOperation:
         raise ValueError(f"not an M3 number: {text!r}") from None
+
+
+@dataclass(frozen=True)
+class OrderProgress:
+    """Where an M3 order stands, for the return flows (status to the shop, tracking, invoices)."""
+
+    orno: str
+    lowest_status: str  # ORSL
+    highest_status: str  # ORST
+    tracking_numbers: tuple[str, ...]
+    deliveries: tuple[Record, ...]
+    invoices: tuple[Record, ...]
+
+
+def order_progress(client: M3Client, orno: str) -> OrderProgress:
+    """Head status, then deliveries only once something was delivered (ORST >= 66) and invoices only once
+    something was invoiced (ORST >= 77): one call for an order still in the warehouse."""
+    head = get_order(client, orno)
+    if head is None:
+        raise NotFound(f"customer order {orno} not found in M3")
+    lowest, highest = order_status(head)
+    deliveries: list[Record] = list_deliveries(client, orno) if highest >= "66" else []
+    invoices: list[Record] = list_invoices(client, orno) if highest >= "77" else []
+    return OrderProgress(orno, lowest, highest, tuple(tracking_numbers(deliveries)), tuple(deliveries),
+                         tuple(invoices))

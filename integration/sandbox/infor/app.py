@@ -489,8 +489,10 @@ def create_app(gateway: Gateway) -> Flask:
     def advance(orno: str) -> Response:
         data = request.get_json(silent=True) or {}
         try:
-            order = state.advance(orno, str(data.get("to", "")), data.get("tracking_number"), data.get("carrier"))
-        except ValueError as exc:
+            lines = [int(p) for p in data["lines"]] if data.get("lines") is not None else None
+            order = state.advance(orno, str(data.get("to", "")), data.get("tracking_number"), data.get("carrier"),
+                                  lines)
+        except (ValueError, TypeError) as exc:
             return _json({"error": str(exc)}, 400)
         except Nok as nok:
             return _json({"error": nok.message}, 404)

@@ -837,32 +837,37 @@ class M3State:
     # -- control API -------------------------------------------------------------------------------------
 
     def advance(self, orno: str, to: str, tracking_number: str | None = None,
-                carrier: str | None = None) -> Order:
-        """Move every line of an order to ``to`` (allocate/pick/deliver/invoice) through the steps before."""
+                carrier: str | None = None, lines: list[int] | None = None) -> Order:
+        """Move the order's lines (all, or the PONRs in ``lines``) to ``to`` (allocate/pick/deliver/invoice),
+        through the steps before. Moving only some lines gives the mixed statuses of a partial delivery
+        (ORSL 44, ORST 66 = "46")."""
         if to not in STAGES:
             raise ValueError(f"'to' must be one of {', '.join(STAGES)}")
         with self.lock:
             order = self._order(orno)
             target = _STAGE_STATUS[to]
-            if order.orsl >= target:
+            chosen = [ln for ln in order.lines if lines is None or ln.ponr in set(lines)]
+            if not chosen:
+                raise ValueError(f"order {orno} has none of the lines {lines}")
+            if min(ln.status for ln in chosen) >= target:
                 raise LookupError(f"order {orno} is already at status {order.orsl}/{order.orst}")
             stamp = self.lmts()
             for stage in STAGES[: STAGES.index(to) + 1]:
                 status = _STAGE_STATUS[stage]
-                lines = [ln for ln in order.lines if ln.status < status]
-                if not lines:
+                lines_now = [ln for ln in chosen if ln.status < status]
+                if not lines_now:
                     continue
                 if stage == "allocate":
-                    for ln in lines:
+                    for ln in lines_now:
                         balance = self._balance(ln.whlo, ln.itno)
                         balance.alqt += ln.orqt
                         balance.lmts = stamp
                         ln.alqt = ln.orqt
                 elif stage == "deliver":
-                    self._deliver(order, lines, tracking_number, carrier, stamp)
+                    self._deliver(order, lines_now, tracking_number, carrier, stamp)
                 elif stage == "invoice":
-                    self._invoice(order, lines)
-                for ln in lines:
+                    self._invoice(order, lines_now)
+                for ln in lines_now:
                     ln.status = status
             order.lmts = stamp
             return order
