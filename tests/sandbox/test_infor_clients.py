@@ -75,3 +75,15 @@ def test_cli_writes_an_ionapi_file_that_logs_in(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_matrix_parameters_as_m3_h5_sdk_sends_them(sandbox: InforSandboxServer) -> None:
+    from integration.connectors.infor.ionapi import TokenProvider
+
+    creds = IonApiCredentials.from_dict(sandbox.ionapi())
+    token = TokenProvider(creds).token()
+    url = (f"{creds.api_base}/M3/m3api-rest/v2/execute/MMS200MI/LstItmByItm;metadata=false;maxrecs=2;"
+           "excludempty=false;cono=100;divi=AAA;returncols=ITNO,STAT")
+    body = requests.get(url, params={"ITNO": "0"}, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert body["results"][0]["records"] == [{"ITNO": "BACKPACK-20L", "STAT": "20"},
+                                             {"ITNO": "BOTTLE-STEEL-750", "STAT": "20"}]

@@ -358,6 +358,16 @@ def create_app(gateway: Gateway) -> Flask:
             (context if key in CONTEXT_PARAMS else record)[key] = value
         return record, context
 
+    def with_matrix(segment: str, context: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """``Transaction;maxrecs=100;cono=100``: the matrix-parameter style m3-h5-sdk uses."""
+        name, *matrix = segment.split(";")
+        merged = dict(context)
+        for item in matrix:
+            key, _, value = item.partition("=")
+            if key:
+                merged[key] = unquote(value)
+        return name, merged
+
     def m3_guard() -> tuple[Response | None, bool]:
         with stats.lock:
             stats.requests += 1
@@ -378,6 +388,7 @@ def create_app(gateway: Gateway) -> Flask:
         if refused is not None:
             return refused
         record, context = split_args(request.args)
+        transaction, context = with_matrix(transaction, context)
         extended = context.get("extendedresult", "false").lower() == "true"
         try:
             records = run_one(program, transaction, record, context)
@@ -424,15 +435,11 @@ def create_app(gateway: Gateway) -> Flask:
         refused, drop = m3_guard()
         if refused is not None:
             return refused
-        path, *matrix = rest.split(";")
-        if path.count("/") != 1:
+        if rest.split(";")[0].count("/") != 1:
             return _json({"Message": "Expected /execute/PROGRAM/TRANSACTION", "@type": "BadRequest"}, 404)
-        program, transaction = path.split("/")
+        program, segment = rest.split("/", 1)
         record, context = split_args(request.args)
-        for item in matrix:
-            key, _, value = item.partition("=")
-            if key:
-                context[key] = unquote(value)
+        transaction, context = with_matrix(segment, context)
         try:
             records = run_one(program, transaction, record, context)
         except Nok as nok:
