@@ -12,6 +12,7 @@ not 2 is used instead (source: ISO 4217 list one, amendment 179), and every othe
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -21,7 +22,7 @@ from integration.errors import MappingError
 
 _IsoCurrency: Any
 try:  # pragma: no cover - which branch runs depends on the environment
-    from iso4217 import Currency as _IsoCurrency
+    _IsoCurrency = importlib.import_module("iso4217").Currency
 except ImportError:  # pragma: no cover
     _IsoCurrency = None
 
@@ -35,6 +36,38 @@ _NON_TWO_MINOR_UNITS: dict[str, int] = {
 ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
+# ISO 4217 codes that are not money with a minor unit (precious metals, SDR, bond units, testing, "no currency").
+_NO_MINOR_UNIT = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA",
+                            "XXX"})
+
+
+def _unknown(currency: str) -> MappingError:
+    return MappingError(
+        f"unknown currency code {currency!r}",
+        resolution="use an ISO 4217 alphabetic code (EUR, USD...) in the shop and in mappings/currencies.yaml",
+        details={"currency": currency},
+    )
+
+
+def _no_minor_unit(code: str) -> MappingError:
+    return MappingError(
+        f"currency {code} has no minor unit in ISO 4217 and cannot be used for prices",
+        resolution="map the shop's currency to a real currency in mappings/currencies.yaml",
+        details={"currency": code},
+    )
+
+
+def _minor_units_from_table(code: str) -> int:
+    """The fallback: pycountry's ISO 4217 code list for existence, the table above for the exponent."""
+    import pycountry
+
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise _unknown(code)
+    if code in _NO_MINOR_UNIT:
+        raise _no_minor_unit(code)
+    return _NON_TWO_MINOR_UNITS.get(code, 2)
+
+
 def minor_units(currency: str) -> int:
     """Digits after the decimal point for ``currency`` (EUR 2, JPY 0, KWD 3), per ISO 4217.
 
@@ -42,25 +75,15 @@ def minor_units(currency: str) -> int:
     an amount in such a "currency" cannot be rounded to a cent, so it cannot be sent as money.
     """
     code = (currency or "").strip().upper()
-    if _IsoCurrency is not None:
-        try:
-            exponent = _IsoCurrency(code).exponent
-        except ValueError:
-            raise MappingError(
-                f"unknown currency code {currency!r}",
-                resolution="use an ISO 4217 alphabetic code (EUR, USD...) in the shop and in mappings/currencies.yaml",
-                details={"currency": currency},
-            ) from None
-        if exponent is None:
-            raise MappingError(
-                f"currency {code} has no minor unit in ISO 4217 and cannot be used for prices",
-                resolution="map the shop's currency to a real currency in mappings/currencies.yaml",
-                details={"currency": code},
-            )
-        return int(exponent)
-    if len(code) != 3 or not code.isalpha():
-        raise MappingError(f"unknown currency code {currency!r}", details={"currency": currency})
-    return _NON_TWO_MINOR_UNITS.get(code, 2)
+    if _IsoCurrency is None:
+        return _minor_units_from_table(code)
+    try:
+        exponent = _IsoCurrency(code).exponent
+    except ValueError:
+        raise _unknown(currency) from None
+    if exponent is None:
+        raise _no_minor_unit(code)
+    return int(exponent)
 
 
 def to_decimal(value: object, field: str = "amount") -> Decimal:

@@ -106,3 +106,23 @@ def test_m3_decimal_never_uses_an_exponent(value, text):
 def test_cross_rate_from_two_quotes_against_the_default():
     # USD 1.085 and GBP 0.856 per EUR: USD per GBP.
     assert money.cross_rate(Decimal("1.085"), Decimal("0.856")).quantize(Decimal("0.0001")) == Decimal("1.2675")
+
+
+def test_the_fallback_table_agrees_with_the_iso4217_package():
+    """Without the iso4217 package the documented table answers; it must give the same minor units."""
+    iso4217 = pytest.importorskip("iso4217")
+    import pycountry
+
+    for currency in pycountry.currencies:
+        code = currency.alpha_3
+        try:
+            expected: object = iso4217.Currency(code).exponent
+        except ValueError:
+            continue
+        try:
+            got: object = money._minor_units_from_table(code)
+        except MappingError:
+            got = None
+        assert got == expected, code
+    with pytest.raises(MappingError):
+        money._minor_units_from_table("ZZZ")
