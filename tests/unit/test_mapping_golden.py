@@ -113,3 +113,32 @@ def test_preview_shows_a_mapping_error_as_a_result(engine):
     result = preview_order(engine, bundle)
     assert result["canonical"] is None and result["validation"][0]["rule"] == "mapping"
     assert "ZZZ" in result["validation"][0]["message"]
+
+
+def test_preview_reads_an_order_from_the_configured_shop(monkeypatch):
+    """--ps-order against the PrestaShop sandbox (in-process HTTP): reads only, shows the order."""
+    sandbox = pytest.importorskip("integration.sandbox.prestashop")
+    import requests
+
+    key = "PREVIEWKEY" + "0" * 22
+    server = sandbox.start_prestashop_sandbox(port=0, key=key)
+    try:
+        root = server.url.rstrip("/")
+        created = requests.post(f"{root}/_sandbox/orders", timeout=10, json={
+            "count": 1, "customer_id": 2, "send_webhook": False,
+            "lines": [{"product_id": 3, "combination_id": 0, "quantity": 2}]})
+        (order_id,) = created.json()["orders"]
+        monkeypatch.delenv("PSINFOR_CONFIG", raising=False)
+        monkeypatch.setenv("PS_URL", f"{root}/api")
+        monkeypatch.setenv("PS_KEY", key)
+        result = CliRunner().invoke(main, ["map", "preview", "order", "--ps-order", str(order_id), "--json",
+                                           "--mappings", str(MAPPINGS_DIR)])
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["canonical"]["ps_order_id"] == order_id
+    assert data["canonical"]["customer"]["ps_customer_id"] == 2
+    lines = [c["record"] for c in data["infor"] if c["transaction"] == "AddBatchLine"]
+    assert lines == [{"ITNO": "MUG-CERAMIC-350", "ORQT": "2", "WHLO": "100", "SAPR": "9.50"}]
+    assert data["validation"] == []
