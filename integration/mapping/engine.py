@@ -7,7 +7,7 @@ and tests can call it with plain dicts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
@@ -169,6 +169,37 @@ class MappingEngine:
                 continue
             calls.append({"program": tmap.program, "transaction": tmap.transaction, "record": record})
         return calls
+
+    def customer_update_to_infor(self, customer: Customer, *, cuno: str,
+                                 changed: Iterable[str] | None = None) -> list[InforCall]:
+        """The CRS610MI call (``update`` in customers.yaml) for a shop edit to an existing M3 customer.
+
+        A field is sent only when its canonical source is owned by PrestaShop (ownership.yaml), and, when
+        ``changed`` names the canonical fields that changed (``email``, ``address``...), only when its source
+        is one of them. Nothing to send gives an empty list.
+        """
+        tmap = self.config.customers.update
+        if tmap is None:
+            return []
+        changed_set = set(changed) if changed is not None else None
+        context = {"customer": customer, "cuno": cuno, "address": self._address_context(customer.address, "")}
+        record = self._render(tmap, context, f"customer {customer.ps_customer_id}")
+        keep: dict[str, str] = {}
+        for name, value in record.items():
+            spec = tmap.fields[name]
+            if spec.source in (None, "cuno"):
+                keep[name] = value
+                continue
+            sources = _canonical_sources(spec.source or "")
+            if any(self.owner_of(entity, field) == "infor" for entity, field in sources):
+                continue
+            if changed_set is not None and not any(
+                    (field if entity == "customer" else "address") in changed_set for entity, field in sources):
+                continue
+            keep[name] = value
+        if set(keep) <= {"CUNO"}:
+            return []
+        return [{"program": tmap.program, "transaction": tmap.transaction, "record": keep}]
 
     def validate_customer(self, customer: Customer, calls: Sequence[InforCall], *,
                           cuno: str | None = None) -> list[ValidationFailure]:
@@ -493,6 +524,25 @@ class MappingEngine:
     def _call(self, tmap: TransactionMap, context: Mapping[str, Any], where: str) -> InforCall:
         return {"program": tmap.program, "transaction": tmap.transaction,
                 "record": self._render(tmap, context, where)}
+
+
+# Derived values and the canonical fields they come from (for ownership and "what changed").
+_DERIVED_CUSTOMER = {"name": ("company", "first_name", "last_name"), "person_name": ("first_name", "last_name"),
+                     "blocked": ("active", "deleted")}
+_ADDRESS_CONTEXT = {"lines": ("street",), "name": ("company", "first_name", "last_name"),
+                    "person": ("first_name", "last_name"), "type": ()}
+
+
+def _canonical_sources(path: str) -> list[tuple[str, str]]:
+    """(entity, canonical field) pairs a field-map path reads: ``customer.name`` → company, first/last name."""
+    parts = path.split(".")
+    if parts[0] == "customer" and len(parts) > 1:
+        if parts[1] == "address" and len(parts) > 2:
+            return [("address", parts[2])]
+        return [("customer", f) for f in _DERIVED_CUSTOMER.get(parts[1], (parts[1],))]
+    if parts[0] == "address" and len(parts) > 1:
+        return [("address", f) for f in _ADDRESS_CONTEXT.get(parts[1], (parts[1],))]
+    return []
 
 
 def _address_key(address: Address) -> tuple[Any, ...]:

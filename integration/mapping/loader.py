@@ -93,6 +93,7 @@ class OrdersConfig:
 class CustomersConfig:
     customer_number: str
     calls: list[TransactionMap]
+    update: TransactionMap | None = None
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,16 @@ def _customers(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Prob
             continue
         calls.append(_transaction_map("CRS610MI", call["transaction"], call["fields_"], CUSTOMER_ROOTS, file,
                                       f"{key}.fields", lookups, (), problems, skip_unless=call.get("skip_unless")))
-    return CustomersConfig(template, calls)
+    update = None
+    raw_update = data.get("update")
+    if raw_update is not None:
+        if m3fields.has_transaction("CRS610MI", raw_update["transaction"]):
+            update = _transaction_map("CRS610MI", raw_update["transaction"], raw_update["fields_"], CUSTOMER_ROOTS,
+                                      file, "update.fields", lookups, (), problems)
+        else:
+            problems.add(file, "update.transaction", f"CRS610MI has no transaction {raw_update['transaction']!r} "
+                         f"here (known: {', '.join(m3fields.transactions('CRS610MI'))})")
+    return CustomersConfig(template, calls, update)
 
 
 def _currencies(data: dict[str, Any], problems: _Problems) -> CurrencyConfig:

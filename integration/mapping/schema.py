@@ -100,6 +100,7 @@ class CustomerCallSchema(Strict):
 class CustomersFile(Strict):
     customer_number = fields.String(required=True)
     calls = fields.List(fields.Nested(CustomerCallSchema), required=True, validate=validate.Length(min=1))
+    update = fields.Nested(CustomerCallSchema, load_default=None)
 
 
 class RangeSchema(Strict):

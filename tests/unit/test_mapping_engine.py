@@ -222,3 +222,30 @@ def test_raw_webservice_strings_are_read_too(engine):
         return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else str(value)
 
     assert engine.ps_order_to_canonical(as_strings(bundle)) == engine.ps_order_to_canonical(bundle)
+
+
+def test_a_customer_update_sends_only_what_changed_and_prestashop_owns(engine):
+    bundle = make_bundle(2)
+    customer = engine.ps_customer_to_canonical(bundle["customer"], bundle["address_invoice"],
+                                               country=bundle["country_invoice"])
+    (call,) = engine.customer_update_to_infor(customer, cuno="PS0000002", changed={"email"})
+    assert call["transaction"] == "ChgBasicData"
+    assert call["record"] == {"CUNO": "PS0000002", "MAIL": "jonas.mueller@example.de"}
+    (moved,) = engine.customer_update_to_infor(customer, cuno="PS0000002", changed={"address"})
+    assert set(moved["record"]) == {"CUNO", "CUA1", "PONO", "TOWN", "CSCD", "PHNO"}
+    assert engine.customer_update_to_infor(customer, cuno="PS0000002", changed={"infor_customer_number"}) == []
+
+
+def test_fields_infor_owns_are_never_sent_on_update(engine, tmp_path):
+    import shutil
+
+    shutil.copytree(MAPPINGS_DIR, tmp_path / "m")
+    ownership = tmp_path / "m" / "ownership.yaml"
+    ownership.write_text(ownership.read_text().replace("    infor_customer_number: infor\n",
+                                                       "    infor_customer_number: infor\n    email: infor\n"))
+    infor_owns_email = MappingEngine.load(tmp_path / "m")
+    bundle = make_bundle(2)
+    customer = infor_owns_email.ps_customer_to_canonical(bundle["customer"], bundle["address_invoice"],
+                                                         country=bundle["country_invoice"])
+    (call,) = infor_owns_email.customer_update_to_infor(customer, cuno="PS0000002")
+    assert "MAIL" not in call["record"] and call["record"]["CUNM"] == "Müller Werkzeuge GmbH"
