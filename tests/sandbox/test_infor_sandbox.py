@@ -99,10 +99,12 @@ def test_m3_needs_a_valid_bearer_token(sandbox: InforSandboxServer) -> None:
 
 def test_expired_tokens_are_renewed_transparently(sandbox: InforSandboxServer, m3: M3Client) -> None:
     assert m3.execute("GENERAL", "GetServerTime")[0]["LMTS"].isdigit()
-    control(sandbox, "POST", "faults", json={"expire_tokens": True})
+    control(sandbox, "POST", "faults", json={"expire_tokens": True, "token_ttl": 30})
     assert m3.execute("GENERAL", "GetServerTime")
     stats = control(sandbox, "GET", "stats")
     assert stats["token_requests"] == 2 and stats["unauthorized"] == 1
+    cached = m3.tokens._local
+    assert cached is not None and cached.lifetime == 30
 
 
 def test_one_token_for_concurrent_workers_through_redis(sandbox: InforSandboxServer, redis_client) -> None:
@@ -184,6 +186,7 @@ def test_batch_order_life_cycle_to_invoice(m3: M3Client, sandbox: InforSandboxSe
     assert result.orno != result.temporary_orno
     stats = control(sandbox, "GET", "stats")
     assert stats["requests"] == 3 and stats["by_transaction"]["OIS100MI/AddBatchHead"] == 1
+    assert stats["by_route"] == {"execute_v2": 2, "execute_bulk": 1}
     assert stats["by_transaction"]["OIS100MI/AddBatchLine"] == 2
     tmp = m3.execute_one("OIS275MI", "GetTmpOrderStat", {"ORNO": result.temporary_orno})
     assert tmp == {"ORNO": result.temporary_orno, "ORNR": result.orno, "STAT": "90"}

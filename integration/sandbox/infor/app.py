@@ -15,7 +15,8 @@ Faults act on gateway requests (not on the control API): ``down`` (503), ``fail_
 ``error_status``), latency with jitter, ``rate_limit_rate`` (429 with Retry-After), ``timeout_rate`` (a 504
 after ``timeout_ms``, the transaction not run), ``error_rate`` (``error_status``, default 500), ``drop_rate``
 (the transaction *is* run, then the answer is lost as a 504: the case that makes blind write retries
-duplicate orders), and ``expire_tokens`` (every issued access token stops working at once).
+duplicate orders), ``expire_tokens`` (every issued access token stops working at once) and ``token_ttl``
+(lifetime in seconds of the tokens issued from then on).
 """
 
 from __future__ import annotations
@@ -181,13 +182,15 @@ class Stats:
             self.bulk_requests = 0
             self.unauthorized = 0
             self.faults: Counter[str] = Counter()
+            self.by_route: Counter[str] = Counter()
             self.by_transaction: Counter[str] = Counter()
 
     def view(self) -> dict[str, Any]:
         with self.lock:
             return {"requests": self.requests, "token_requests": self.token_requests,
                     "bulk_requests": self.bulk_requests, "unauthorized": self.unauthorized,
-                    "faults": dict(self.faults), "by_transaction": dict(self.by_transaction)}
+                    "faults": dict(self.faults), "by_route": dict(self.by_route),
+                    "by_transaction": dict(self.by_transaction)}
 
 
 class Gateway:
@@ -316,6 +319,7 @@ def create_app(gateway: Gateway) -> Flask:
         with stats.lock:
             stats.requests += 1
             stats.token_requests += 1
+            stats.by_route["token"] += 1
         fault, _ = gateway_fault(token_endpoint=True)
         if fault is not None:
             return fault
@@ -371,6 +375,7 @@ def create_app(gateway: Gateway) -> Flask:
     def m3_guard() -> tuple[Response | None, bool]:
         with stats.lock:
             stats.requests += 1
+            stats.by_route[str(request.url_rule.endpoint if request.url_rule else "unknown")] += 1
         fault, drop = gateway_fault()
         if fault is not None:
             return fault, False
@@ -451,7 +456,7 @@ def create_app(gateway: Gateway) -> Flask:
     @app.post("/_sandbox/faults")
     def set_faults() -> Response:
         data = request.get_json(silent=True) or {}
-        unknown = set(data) - set(FAULT_KEYS) - {"expire_tokens", "seed"}
+        unknown = set(data) - set(FAULT_KEYS) - {"expire_tokens", "seed", "token_ttl"}
         if unknown:
             return _json({"error": f"unknown fault settings: {', '.join(sorted(unknown))}"}, 400)
         try:
@@ -460,6 +465,8 @@ def create_app(gateway: Gateway) -> Flask:
             return _json({"error": str(exc)}, 400)
         if data.get("expire_tokens"):
             tokens.expire_all()
+        if data.get("token_ttl") is not None:  # lifetime of tokens issued from now on
+            tokens.ttl = float(data["token_ttl"])
         return _json(faults.view(), 200)
 
     @app.get("/_sandbox/faults")
