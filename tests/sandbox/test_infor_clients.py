@@ -86,4 +86,4 @@ def test_matrix_parameters_as_m3_h5_sdk_sends_them(sandbox: InforSandboxServer) 
            "excludempty=false;cono=100;divi=AAA;returncols=ITNO,STAT")
     body = requests.get(url, params={"ITNO": "0"}, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
     assert body["results"][0]["records"] == [{"ITNO": "BACKPACK-20L", "STAT": "20"},
-                                             {"ITNO": "BOTTLE-STEEL-750", "STAT": "20"}]
+                                             {"ITNO": "BOTTLE-STL-750", "STAT": "20"}]

@@ -54,7 +54,7 @@ def test_order_becomes_head_address_and_lines_without_orno(engine):
     assert head["ORDT"] == "20261126" and head["CUCD"] == "EUR"
     lines = _calls(calls, "AddBatchLine")
     assert lines[0] == {"ITNO": "MUG-CERAMIC-350", "ORQT": "2", "WHLO": "100", "SAPR": "9.50"}
-    assert lines[1]["ITNO"] == "TSHIRT-CLASSIC-WHT-M"
+    assert lines[1]["ITNO"] == "TS-CLS-WHT-M"
 
 
 def test_order_date_is_the_shop_local_day(engine):
