@@ -68,7 +68,9 @@ def test_seeded_dollar_order_with_a_business_customer(engine):
 
 
 def test_an_item_number_longer_than_m3_takes_is_refused_before_m3_would(engine):
-    result = preview_order(engine, make_bundle(1, [(2, 7, 1)]))
+    bundle = make_bundle(1, [(2, 7, 1)])
+    bundle["order"]["associations"]["order_rows"][0]["product_reference"] = "HOODIE-ZIP-NAVY-XL"  # 18 > 15
+    result = preview_order(engine, bundle)
     assert [(f["field"], f["rule"]) for f in result["validation"]] == [("ITNO", "max_length")]
 
 
