@@ -1,0 +1,476 @@
+"""The WSGI app: PrestaShop 8's webservice under ``/api/`` and the sandbox's control API under ``/_sandbox/``.
+
+The order of checks follows ``webservice/dispatcher.php`` and ``WebserviceRequest::fetch``: key (Basic
+username, then ``ws_key``), webservice enabled, key format / existence / activity, resource, method,
+shop context, then the call itself. Errors carry PrestaShop's codes and HTTP statuses; a missing object is a
+404 with an empty body.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from lxml import etree
+from werkzeug.wrappers import Request, Response
+
+from integration.sandbox.prestashop import render
+from integration.sandbox.prestashop.faults import Decision, Faults
+from integration.sandbox.prestashop.notify import WebhookSender
+from integration.sandbox.prestashop.query import (
+    WsError,
+    build_filters,
+    matches,
+    parse_display,
+    parse_limit,
+    parse_sort,
+    sort_records,
+)
+from integration.sandbox.prestashop.schema import RESOURCES, Resource
+from integration.sandbox.prestashop.state import LANGUAGES, SHOP_GROUP_ID, SHOP_ID, KeyAccess, ShopState
+
+PHP_NOTICE = (b"<br />\n<b>Notice</b>:  Undefined index: id_lang in <b>/var/www/html/classes/Product.php</b> "
+              b"on line <b>1261</b><br />\n")
+REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login. '
+         'No password required."')
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_ID_LIST_RE = re.compile(r"\[(\d+(?:\|\d+)*)\]\Z")
+_DIGITS_RE = re.compile(r"\d+\Z")
+JSON_VALUE = "JSON"
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.by_route: Counter[str] = Counter()
+
+    def count(self, route: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_route[route] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = 0
+            self.by_route.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": self.requests, "by_route": dict(self.by_route)}
+
+
+def _wants_json(request: Request) -> bool:
+    """Io-Format / Output-Format headers, then output_format / io_format query; case-sensitive ``JSON``."""
+    for value in (request.headers.get("Io-Format"), request.headers.get("Output-Format"),
+                  request.args.get("output_format"), request.args.get("io_format")):
+        if value is not None:
+            return value == JSON_VALUE
+    return False
+
+
+def _language_filter(raw: str | None) -> list[int] | None:
+    if not raw:
+        return None
+    ids = [int(x) for x in re.findall(r"\d+", raw)]
+    if raw.startswith("[") and "," in raw and len(ids) == 2:
+        return [i for i in LANGUAGES if ids[0] <= i <= ids[1]]
+    return [i for i in ids if i in LANGUAGES]
+
+
+def _api_base(request: Request) -> str:
+    """``http://host:port/api`` as the client addressed us (cheaper than Werkzeug's ``host_url``)."""
+    environ = request.environ
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}/api"
+
+
+class PrestaShopSandboxApp:
+    """WSGI callable; ``state``, ``faults``, ``webhooks`` and ``stats`` are exposed for in-process use."""
+
+    def __init__(self, state: ShopState, webhooks: WebhookSender, faults: Faults | None = None):
+        self.state = state
+        self.webhooks = webhooks
+        self.faults = faults or Faults()
+        self.stats = Stats()
+        self.stopping = threading.Event()
+        self._cache: dict[tuple[Any, ...], tuple[dict[str, Any], bytes]] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        path = request.path
+        if path.startswith("/_sandbox"):
+            response = self.control(request)
+        elif path == "/api" or path.startswith("/api/"):
+            response = self.api(request, environ)
+        else:
+            response = Response("<html><body><h1>Not Found</h1></body></html>", 404, content_type="text/html")
+        return response(environ, start_response)
+
+    # -- the webservice ---------------------------------------------------------------------------------
+
+    def api(self, request: Request, environ: dict[str, Any]) -> Response:
+        started = time.perf_counter()
+        method = request.method
+        override = request.args.get("ps_method")
+        if method == "POST" and override in ("PUT", "PATCH", "DELETE"):
+            method = override
+        parts = [p for p in request.path[len("/api"):].split("/") if p]
+        resource_name = parts[0] if parts else ""
+        object_id = parts[1] if len(parts) > 1 else None
+        route = f"{method} /api/{resource_name}" + ("/{id}" if object_id is not None else "")
+        self.stats.count(route)
+        as_json = _wants_json(request)
+        decision = self.faults.decide()
+        if decision.delay_seconds:
+            self.stopping.wait(decision.delay_seconds)
+        if decision.action:
+            faulted = self._fault(decision, environ, as_json)
+            if faulted is not None:
+                return faulted
+        try:
+            key = self._key(request)
+            if key is None:
+                return Response("401 Unauthorized", 401, {"WWW-Authenticate": REALM}, content_type="text/html")
+            response = self._authenticated(request, method, key, resource_name, object_id, as_json)
+        except WsError as error:
+            response = self._error(error, as_json)
+            if error.status == 401:
+                response.headers["WWW-Authenticate"] = REALM
+        if response.status_code < 400 or response.status_code == 404:
+            response.headers["PSWS-Version"] = self.state.version
+        response.headers["Execution-Time"] = f"{time.perf_counter() - started:.3f}"
+        response.headers["Access-Time"] = str(int(time.time()))
+        response.headers["X-Powered-By"] = "PrestaShop Webservice"
+        if decision.php_notice and response.status_code < 400 and response.mimetype == "text/xml":
+            response.set_data(PHP_NOTICE + response.get_data())
+        return response
+
+    def _fault(self, decision: Decision, environ: dict[str, Any], as_json: bool) -> Response | None:
+        if decision.action == "drop":
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            return Response(b"", 500)
+        if decision.action == "timeout":
+            self.stopping.wait(self.faults.config.timeout_seconds)
+            return None
+        if decision.action == "rate_limit":
+            return Response(b"<html><body><h1>429 Too Many Requests</h1></body></html>", 429,
+                            {"Retry-After": "1"}, content_type="text/html")
+        if decision.action == "down":
+            return self._error(WsError(503, 22, "The PrestaShop webservice is disabled. Please activate it in "
+                                                "the PrestaShop Back Office"), as_json)
+        if decision.status == 503:
+            return Response(b"<html><body><h1>503 Service Unavailable</h1></body></html>", 503,
+                            {"Retry-After": "1"}, content_type="text/html")
+        return self._error(WsError(decision.status or 500, 2, "[PHP Fatal error #1] Allowed memory size "
+                                                             "exhausted (sandbox fault injection)"), as_json)
+
+    def _key(self, request: Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                decoded = base64.b64decode(header[6:]).decode("utf-8", "replace")
+            except ValueError:
+                decoded = ""
+            username = decoded.split(":", 1)[0]
+            if username:
+                return username
+        return request.args.get("ws_key")
+
+    def _authenticated(self, request: Request, method: str, key: str, resource_name: str,
+                       object_id: str | None, as_json: bool) -> Response:
+        state = self.state
+        if not state.webservice_enabled:
+            raise WsError(503, 22, "The PrestaShop webservice is disabled. Please activate it in the PrestaShop "
+                                   "Back Office")
+        if len(key) != 32:
+            raise WsError(401, 18, "Invalid authentication key format")
+        access = state.keys.get(key)
+        if access is None:
+            raise WsError(401, 19, "Authentication key does not exist")
+        if not access.active:
+            raise WsError(401, 20, "Authentification key is not active")
+        self._check_shop(request)
+        if not resource_name:
+            return self._index(request, access)
+        resource = RESOURCES.get(resource_name)
+        if resource is None:
+            from difflib import get_close_matches
+
+            close = get_close_matches(resource_name, list(RESOURCES), n=1)
+            hint = f' Did you mean: "{close[0]}"?' if close else ""
+            raise WsError(400, 27, f'Resource of type "{resource_name}" does not exists.{hint} The full list is: '
+                                   f"\"{', '.join(RESOURCES)}\"")
+        granted = access.methods_for(resource_name)
+        if not granted:
+            raise WsError(401, 26, f'Resource of type "{resource_name}" is not allowed with this authentication '
+                                   "key")
+        if method == "PATCH" and state.version.split(".")[0] in ("1",):
+            raise WsError(405, 23, "Method PATCH is not valid")
+        if method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+            raise WsError(405, 23, f"Method {method} is not valid")
+        if method not in resource.methods:
+            raise WsError(405, 101, f"Method {method} is not allowed for the resource {resource_name}")
+        if method not in granted:
+            raise WsError(405, 25, f"Method {method} is not allowed for this authentication key")
+        if method in ("GET", "HEAD"):
+            return self._read(request, resource, object_id, as_json)
+        if method == "DELETE":
+            return self._delete(request, resource, object_id)
+        return self._write(request, method, resource, as_json)
+
+    def _check_shop(self, request: Request) -> None:
+        shop = request.args.get("id_shop")
+        if shop is not None and shop != "all" and shop != str(SHOP_ID):
+            raise WsError(404, 999, f'No shop found with id "{shop}"')
+        group = request.args.get("id_group_shop", request.args.get("id_shop_group"))
+        if group is not None and group != str(SHOP_GROUP_ID):
+            raise WsError(404, 999, f'No shop group found with id "{group}"')
+
+    def _index(self, request: Request, access: KeyAccess) -> Response:
+        allowed = {name: access.methods_for(name) & set(r.methods) for name, r in RESOURCES.items()}
+        api = _api_base(request)
+        body = render.api_index_xml(RESOURCES.values(), api, allowed, self.state.shop_name)
+        return self._output(body, 200, False)
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    def _read(self, request: Request, resource: Resource, object_id: str | None, as_json: bool) -> Response:
+        args = request.args
+        api = _api_base(request)
+        schema = args.get("schema")
+        if schema is not None:
+            if schema not in ("blank", "synopsis"):
+                raise WsError(400, 28, 'Please select a schema of type "synopsis" to get the whole schema '
+                                       'informations (which fields are required, which kind of content...) or '
+                                       '"blank" to get an empty schema to fill before using POST request')
+            return self._output(render.schema_xml(resource, schema, LANGUAGES), 200, False)
+        languages = _language_filter(args.get("language"))
+        if object_id is not None:
+            return self._read_one(resource, object_id, args, api, as_json, languages)
+        date = args.get("date") in ("1", "true")
+        display = parse_display(resource, args.get("display"), single=False)
+        filters = build_filters(resource, dict(args.items()), date)
+        order = parse_sort(resource, args.get("sort"), date)
+        offset, count = parse_limit(args.get("limit"))
+        table = self.state.tables[resource.name]
+        id_filter = args.get("filter[id]")
+        fast = _ID_LIST_RE.match(id_filter) if id_filter else None
+        if fast is not None:
+            candidates = [table[i] for i in sorted({int(x) for x in fast.group(1).split("|")}) if i in table]
+        else:
+            candidates = sorted(table.values(), key=lambda r: int(r["id"]))
+        records = [r for r in candidates if matches(r, filters)] if filters else candidates
+        if order:
+            records = sort_records(list(records), order)
+        records = records[offset:] if count is None else records[offset:offset + count]
+        if as_json:
+            return self._output(render.list_json(resource, records, display=display, languages=languages), 200,
+                                True)
+        return self._output(render.list_xml(resource, records, api, display=display, languages=languages), 200,
+                            False)
+
+    def _read_one(self, resource: Resource, object_id: str, args: Any, api: str, as_json: bool,
+                  languages: list[int] | None) -> Response:
+        record = self.state.tables[resource.name].get(int(object_id)) if _DIGITS_RE.match(object_id) else None
+        if record is None:
+            return Response(b"", 404, content_type="text/xml;charset=utf-8")  # the real 404: no body at all
+        raw_display = args.get("display")
+        if raw_display is None and languages is None:
+            key = (resource.name, record["id"], as_json, api)
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] is record:
+                return self._output(cached[1], 200, as_json)
+            body = (render.object_json(resource, record) if as_json else render.object_xml(resource, record, api))
+            self._cache[key] = (record, body)
+            return self._output(body, 200, as_json)
+        display = parse_display(resource, raw_display, single=True)
+        display_arg = None if display == "full" else display
+        if as_json:
+            body = render.object_json(resource, record, display=display_arg, languages=languages)  # type: ignore[arg-type]
+        else:
+            body = render.object_xml(resource, record, api, display=display_arg, languages=languages)  # type: ignore[arg-type]
+        return self._output(body, 200, as_json)
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def _parse_objects(self, request: Request) -> list[dict[str, Any]]:
+        body = request.get_data()
+        if request.mimetype == "application/x-www-form-urlencoded" and "xml" in request.form:
+            body = request.form["xml"].encode()
+        elif body.startswith(b"xml="):
+            body = body[4:]
+        try:
+            root = etree.fromstring(body, parser=_PARSER)
+        except etree.XMLSyntaxError as exc:
+            original = body[:500].decode("utf-8", "replace")
+            raise WsError(500, 127, f"XML error : String could not be parsed as XML\n{exc.msg}\nOriginal XML : "
+                                    f"{original}") from None
+        objects = [self._object(child) for child in root if isinstance(child.tag, str)]
+        if not objects:
+            raise WsError(400, 127, "XML error : no object in the XML")
+        return objects
+
+    @staticmethod
+    def _object(element: Any) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            name = etree.QName(child.tag).localname
+            kids = [k for k in child if isinstance(k.tag, str)]
+            if name == "associations":
+                obj[name] = {etree.QName(a.tag).localname: [
+                    {etree.QName(s.tag).localname: s.text or "" for s in item if isinstance(s.tag, str)}
+                    for item in a if isinstance(item.tag, str)] for a in kids}
+            elif kids and all(etree.QName(k.tag).localname == "language" for k in kids):
+                obj[name] = {int(k.get("id", "1")): k.text or "" for k in kids}
+            else:
+                obj[name] = child.text or ""
+        return obj
+
+    def _write(self, request: Request, method: str, resource: Resource, as_json: bool) -> Response:
+        objects = self._parse_objects(request)
+        send_email = request.args.get("sendemail") in ("1", "true")
+        saved = self.state.write(method, resource.name, objects, send_email=send_email)
+        api = _api_base(request)
+        status = 201 if method == "POST" else 200
+        if as_json:
+            return self._output(render.object_json(resource, saved[-1]), status, True)
+        if len(saved) == 1:
+            return self._output(render.object_xml(resource, saved[0], api), status, False)
+        return self._output(render.list_xml(resource, saved, api, display="full"), status, False)
+
+    def _delete(self, request: Request, resource: Resource, object_id: str | None) -> Response:
+        if object_id is not None:
+            if not _DIGITS_RE.match(object_id):
+                raise WsError(400, 87, f"Id(s) not exists: {object_id}")
+            ids = [int(object_id)]
+        else:
+            found = _ID_LIST_RE.match((request.args.get("id") or "").replace(",", "|"))
+            if found is None:
+                raise WsError(400, 90, "id is required when deleting a resource")
+            ids = [int(x) for x in found.group(1).split("|")]
+        self.state.delete(resource.name, ids)
+        return Response(b"", 200, content_type="text/xml;charset=utf-8")
+
+    # -- output -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _output(body: bytes, status: int, as_json: bool) -> Response:
+        content_type = "application/json" if as_json else "text/xml;charset=utf-8"
+        response = Response(body, status, content_type=content_type)
+        response.headers["Content-Sha1"] = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+        return response
+
+    def _error(self, error: WsError, as_json: bool) -> Response:
+        body = render.errors_json(error.errors) if as_json else render.errors_xml(error.errors)
+        return self._output(body, error.status, as_json)
+
+    # -- the control API --------------------------------------------------------------------------------
+
+    def control(self, request: Request) -> Response:
+        path = request.path.rstrip("/")
+        method = request.method
+        try:
+            data = request.get_json(silent=True) if request.data else {}
+            if data is None or not isinstance(data, dict):
+                return self._json({"error": "the body must be a JSON object"}, 400)
+            return self._control(method, path, data)
+        except (ValueError, KeyError) as exc:
+            return self._json({"error": str(exc).strip("'\"")}, 400)
+        except WsError as exc:
+            return self._json({"error": exc.message, "code": exc.code}, exc.status)
+
+    def _control(self, method: str, path: str, data: dict[str, Any]) -> Response:
+        state = self.state
+        if path == "/_sandbox/faults":
+            if method == "POST":
+                self.faults.update(data)
+            elif method == "DELETE":
+                self.faults.clear()
+            return self._json(self.faults.snapshot())
+        if path == "/_sandbox/stats" and method == "GET":
+            return self._json({**self.stats.snapshot(), "orders": len(state.tables["orders"]),
+                               "orders_placed": state.counters.orders_placed, "emails": state.counters.emails,
+                               "faults_injected": dict(self.faults.injected), "webhooks": self.webhooks.stats()})
+        if path == "/_sandbox/stats/reset" and method == "POST":
+            self.stats.reset()
+            return self._json({"ok": True})
+        if path == "/_sandbox/webhooks":
+            if method == "POST":
+                self.webhooks.configure(data.get("url"), data.get("secret"))
+            return self._json(self.webhooks.stats())
+        if path == "/_sandbox/webhooks/drain" and method == "POST":
+            return self._json({"drained": self.webhooks.drain(float(data.get("timeout", 10))),
+                               **self.webhooks.stats()})
+        if path == "/_sandbox/orders" and method == "POST":
+            return self._json({"orders": self.place_orders(data)}, 201)
+        match = re.fullmatch(r"/_sandbox/orders/(\d+)/state", path)
+        if match and method == "POST":
+            order_id = int(match.group(1))
+            target = str(data.get("state", ""))
+            state_id = int(target) if target.isdigit() else state.state_id(
+                target if target.startswith("PS_OS_") else "PS_OS_" + target.upper())
+            state.change_state(order_id, state_id, send_email=bool(data.get("send_email")))
+            return self._json({"id_order": order_id, "current_state": state_id})
+        if path == "/_sandbox/customers" and method == "POST":
+            if data.get("id"):
+                state.update_customer(int(data["id"]), dict(data.get("fields") or {}))
+                return self._json({"id_customer": int(data["id"])})
+            customer_id, address_id = state.add_customer(data)
+            return self._json({"id_customer": customer_id, "id_address": address_id}, 201)
+        if path == "/_sandbox/stock" and method == "POST":
+            row = state.set_stock(int(data["product_id"]), int(data.get("combination_id") or 0),
+                                  int(data["quantity"]))
+            return self._json({"id": int(row["id"]), "quantity": int(row["quantity"])})
+        match = re.fullmatch(r"/_sandbox/products/(\d+)", path)
+        if match and method == "POST":
+            saved = state.write("PATCH", "products", [{"id": match.group(1), **dict(data.get("fields") or {})}])
+            return self._json({"id": int(saved[0]["id"]), "date_upd": saved[0]["date_upd"]})
+        if path == "/_sandbox/config" and method == "POST":
+            if "version" in data:
+                state.version = str(data["version"])
+            if "webservice_enabled" in data:
+                state.webservice_enabled = bool(data["webservice_enabled"])
+            return self._json({"version": state.version, "webservice_enabled": state.webservice_enabled})
+        if path == "/_sandbox/keys" and method == "POST":
+            permissions = data.get("permissions")
+            state.keys[str(data["key"])] = KeyAccess(
+                active=bool(data.get("active", True)),
+                permissions=None if permissions is None else {k: {m.upper() for m in v}
+                                                              for k, v in permissions.items()})
+            return self._json({"ok": True})
+        if path == "/_sandbox/health":
+            return self._json({"ok": True, "version": state.version})
+        return self._json({"error": f"no control route {method} {path}"}, 404)
+
+    def place_orders(self, data: dict[str, Any]) -> list[int]:
+        """Checkout-like orders; each sends ``order.created`` unless ``send_webhook`` is false."""
+        count = int(data.get("count", 1))
+        if not 1 <= count <= 10000:
+            raise ValueError("count must be between 1 and 10000")
+        ids = []
+        for _ in range(count):
+            order_id = self.state.place_order(
+                customer_id=int(data["customer_id"]) if data.get("customer_id") else None,
+                lines=data.get("lines"), currency=data.get("currency"))
+            ids.append(order_id)
+            if data.get("send_webhook", True):
+                self.webhooks.emit("order.created", order_id)
+        return ids
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> Response:
+        return Response(json.dumps(data), status, content_type="application/json")
