@@ -378,3 +378,54 @@ def test_partial_delivery_and_order_progress(m3: M3Client, sandbox: InforSandbox
     progress = orders.order_progress(m3, result.orno)
     assert (progress.lowest_status, progress.highest_status) == ("77", "77")
     assert progress.tracking_numbers == ("PARCEL-1", "PARCEL-2") and len(progress.invoices) == 2
+
+
+def _check_against_schema(value, schema: dict, definitions: dict, where: str) -> None:
+    """A small JSON-schema walk: object properties known, types as declared (string/boolean/integer/array)."""
+    if "$ref" in schema:
+        schema = definitions[schema["$ref"].rsplit("/", 1)[1]]
+    kind = schema.get("type")
+    if kind == "object":
+        assert isinstance(value, dict), where
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if props is not None and key in props:
+                _check_against_schema(item, props[key], definitions, f"{where}.{key}")
+            elif extra is not None:
+                _check_against_schema(item, extra, definitions, f"{where}.{key}")
+            else:
+                raise AssertionError(f"{where}: {key} is not in the swagger schema")
+    elif kind == "array":
+        assert isinstance(value, list), where
+        for i, item in enumerate(value):
+            _check_against_schema(item, schema["items"], definitions, f"{where}[{i}]")
+    elif kind == "string":
+        assert isinstance(value, str), f"{where} should be a string, is {value!r}"
+    elif kind == "boolean":
+        assert isinstance(value, bool), where
+    elif kind in ("integer", "number"):
+        assert isinstance(value, int | float) and not isinstance(value, bool), where
+
+
+def test_v2_answers_follow_the_real_swagger_schema(sandbox: InforSandboxServer) -> None:
+    import json
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "infor" / "m3-v2-bulkresponse-definitions.json"
+    definitions = json.loads(fixture.read_text())["definitions"]
+    creds = IonApiCredentials.from_dict(sandbox.ionapi())
+    headers = {"Authorization": f"Bearer {TokenProvider(creds).token()}"}
+    base = f"{creds.api_base}/M3/m3api-rest/v2/execute"
+    answers = [
+        requests.get(f"{base}/MMS200MI/Get", params={"ITNO": "PEN-GEL-BLU"}, headers=headers, timeout=10).json(),
+        requests.get(f"{base}/CRS610MI/GetBasicData", params={"CUNO": "X", "extendedresult": "true"},
+                     headers=headers, timeout=10).json()["results"],
+        requests.post(base, json={"program": "MMS200MI", "transactions": [
+            {"transaction": "Get", "record": {"ITNO": "PEN-GEL-BLU"}},
+            {"transaction": "Get", "record": {"ITNO": "NOPE"}}]}, headers=headers, timeout=10).json(),
+    ]
+    _check_against_schema(answers[0], definitions["BulkResponse"], definitions, "get")
+    _check_against_schema(answers[1][0], definitions["BulkResponseResult"], definitions, "nok")
+    assert answers[1][0]["parameters"] == {"CUNO": "X"}
+    _check_against_schema(answers[2], definitions["BulkResponse"], definitions, "bulk")

@@ -226,9 +226,12 @@ def _shape(records: list[dict[str, str]], context: dict[str, str]) -> list[dict[
 def _v2_result(transaction: str, records: list[dict[str, str]] | None = None, nok: Nok | None = None,
                parameters: dict[str, str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"transaction": transaction, "records": records or []}
-    if nok is not None:
-        result.update(errorMessage=nok.message, errorType=nok.error_type, errorCode=nok.code or None,
-                      errorField=nok.field or None, errorCfg=None)
+    if nok is not None:  # the swagger types these as strings: absent rather than null when M3 has none
+        result.update(errorMessage=nok.message, errorType=nok.error_type)
+        if nok.code:
+            result["errorCode"] = nok.code
+        if nok.field:
+            result["errorField"] = nok.field
     if parameters is not None:
         result["parameters"] = parameters
     return result
