@@ -429,3 +429,15 @@ def test_v2_answers_follow_the_real_swagger_schema(sandbox: InforSandboxServer) 
     _check_against_schema(answers[1][0], definitions["BulkResponseResult"], definitions, "nok")
     assert answers[1][0]["parameters"] == {"CUNO": "X"}
     _check_against_schema(answers[2], definitions["BulkResponse"], definitions, "bulk")
+
+
+def test_dateformat_applies_to_date_outputs(m3: M3Client) -> None:
+    from datetime import UTC, datetime
+
+    def day_of(record: dict[str, str]) -> datetime:  # the date of the same answer's LMTS (no clock race)
+        return datetime.fromtimestamp(int(record["LMTS"]) / 1000, UTC)
+
+    dashed = m3.execute_one("GENERAL", "GetServerTime", dateformat="YMD8-")
+    assert dashed is not None and dashed["DATE"] == day_of(dashed).strftime("%Y-%m-%d")
+    short = m3.execute_one("GENERAL", "GetServerTime", dateformat="DMY6")
+    assert short is not None and short["DATE"] == day_of(short).strftime("%d%m%y")

@@ -218,9 +218,26 @@ def _shape(records: list[dict[str, str]], context: dict[str, str]) -> list[dict[
     cols = [c.strip() for c in context.get("returncols", "").split(",") if c.strip()]
     if cols:
         records = [{c: r.get(c, "") for c in cols} for r in records]
+    fmt = context.get("dateformat", "YMD8").upper()
+    if fmt != "YMD8":
+        records = [{k: _date_as(fmt, k, v) for k, v in r.items()} for r in records]
     if context.get("excludeempty", context.get("excludempty", "false")).lower() == "true":
         records = [{k: v for k, v in r.items() if v != ""} for r in records]
     return records
+
+
+_DATE_FORMATS = {"YMD6": "%y%m%d", "MDY6": "%m%d%y", "DMY6": "%d%m%y", "YMD8-": "%Y-%m-%d"}
+
+
+def _date_as(fmt: str, name: str, value: str) -> str:
+    """Date outputs (``...DT`` fields holding yyyyMMdd) in the ``dateformat`` the caller asked for."""
+    if not (name.endswith("DT") or name == "DATE") or len(value) != 8 or not value.isdigit():
+        return value
+    pattern = _DATE_FORMATS.get(fmt)
+    if pattern is None:
+        raise Nok(f"Date format {fmt} is not supported", field="dateformat")
+    return f"{value[0:4]}-{value[4:6]}-{value[6:8]}" if fmt == "YMD8-" else time.strftime(
+        pattern, time.strptime(value, "%Y%m%d"))
 
 
 def _v2_result(transaction: str, records: list[dict[str, str]] | None = None, nok: Nok | None = None,
