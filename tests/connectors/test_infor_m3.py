@@ -300,3 +300,13 @@ def test_waiting_for_the_rate_limiter_does_not_open_the_breaker() -> None:
         with pytest.raises(RateLimited):
             m3.execute("CRS610MI", "GetBasicData", {"CUNO": "A"})
     assert breaker.state == "closed"
+
+
+@responses.activate
+def test_a_bulk_refused_as_a_whole_fails_every_call() -> None:
+    token()
+    responses.post(f"{M3}/v2/execute", status=400, json={"errorMessage": "Program ZZZ001MI does not exist",
+                                                        "errorType": "TransactionNotFound"})
+    results = client().bulk([{"program": "ZZZ001MI", "transaction": "Get", "record": {"A": "1"}},
+                             {"program": "ZZZ001MI", "transaction": "Get", "record": {"A": "2"}}])
+    assert [type(r.error).__name__ for r in results] == ["TransactionNotFound", "TransactionNotFound"]

@@ -283,8 +283,12 @@ class M3Client:
         if not isinstance(body, Mapping):
             raise InforHTTPError("M3 bulk answer is not a JSON object")
         results = parse_v2(body, program)
-        per_call = [r for r in results if r.transaction or r.records]
+        per_call = results[: len(body.get("results") or [])]  # drop the synthetic termination entry
         terminated = bool(body.get("wasTerminated"))
+        if not per_call and results and results[0].error is not None:  # the whole request was refused
+            for target in chunk:
+                target.error = results[0].error
+            return
         for index, target in enumerate(chunk):
             if index < len(per_call):
                 got = per_call[index]
