@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from integration.config import Secret
@@ -231,14 +232,8 @@ class PrestaShopClient:
                 method, url, params=params, data=body, headers=headers, auth=auth,
                 timeout=(min(self.timeout, 10.0), self.timeout), allow_redirects=method in ("GET", "HEAD"),
             )
-        except requests.Timeout:
-            raise PrestaShopServerError(f"PrestaShop did not answer within {self.timeout:g}s ({method} {shown})",
-                                        url=shown, resolution="retried automatically") from None
         except requests.RequestException as exc:
-            # The exception text can contain the full URL (with ws_key): only its type is reported.
-            raise PrestaShopServerError(f"cannot reach PrestaShop ({method} {shown}): {type(exc).__name__}",
-                                        url=shown, resolution="retried automatically; check the shop is up "
-                                                              "and the URL is right") from None
+            raise self._transport_error(exc, method, shown) from None
         version = response.headers.get("PSWS-Version")
         if version and version != self.version:
             self.version = version
@@ -246,6 +241,17 @@ class PrestaShopClient:
             raise error_for_status(response.status_code, shown, method=method,
                                    errors=self._errors_of(response), body=response.content)
         return response
+
+    def _transport_error(self, exc: requests.RequestException, method: str, shown: str) -> PrestaShopServerError:
+        """A timeout or connection failure as a transient error. Only the exception's type is reported: its
+        text can contain the full URL, ``ws_key`` included."""
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError | ConnectTimeoutError):
+            return PrestaShopServerError(f"PrestaShop did not answer within {self.timeout:g}s ({method} {shown})",
+                                         url=shown, resolution="retried automatically")
+        return PrestaShopServerError(f"cannot reach PrestaShop ({method} {shown}): {type(exc).__name__}",
+                                     url=shown, resolution="retried automatically; check the shop is up and "
+                                                           "the URL is right")
 
     @staticmethod
     def _errors_of(response: requests.Response) -> list[dict[str, Any]]:
