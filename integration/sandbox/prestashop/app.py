@@ -20,7 +20,6 @@ from collections import Counter
 from typing import Any
 
 from lxml import etree
-from werkzeug.wrappers import Request, Response
 
 from integration.sandbox.prestashop import render
 from integration.sandbox.prestashop.faults import Decision, Faults
@@ -36,6 +35,7 @@ from integration.sandbox.prestashop.query import (
 )
 from integration.sandbox.prestashop.schema import RESOURCES, Resource
 from integration.sandbox.prestashop.state import LANGUAGES, SHOP_GROUP_ID, SHOP_ID, KeyAccess, ShopState
+from integration.sandbox.wsgi import Request, Response
 
 PHP_NOTICE = (b"<br />\n<b>Notice</b>:  Undefined index: id_lang in <b>/var/www/html/classes/Product.php</b> "
               b"on line <b>1261</b><br />\n")
@@ -139,7 +139,8 @@ class PrestaShopSandboxApp:
         try:
             key = self._key(request)
             if key is None:
-                return Response("401 Unauthorized", 401, {"WWW-Authenticate": REALM}, content_type="text/html")
+                return Response("401 Unauthorized", 401, {"WWW-Authenticate": REALM},
+                                content_type="text/html; charset=utf-8")
             response = self._authenticated(request, method, key, resource_name, object_id, as_json)
         except WsError as error:
             response = self._error(error, as_json)
@@ -177,7 +178,7 @@ class PrestaShopSandboxApp:
                                                              "exhausted (sandbox fault injection)"), as_json)
 
     def _key(self, request: Request) -> str | None:
-        header = request.headers.get("Authorization", "")
+        header = request.headers.get("Authorization") or ""
         if header.startswith("Basic "):
             try:
                 decoded = base64.b64decode(header[6:]).decode("utf-8", "replace")
@@ -384,8 +385,11 @@ class PrestaShopSandboxApp:
         path = request.path.rstrip("/")
         method = request.method
         try:
-            data = request.get_json(silent=True) if request.data else {}
-            if data is None or not isinstance(data, dict):
+            try:
+                data = request.json()
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
                 return self._json({"error": "the body must be a JSON object"}, 400)
             return self._control(method, path, data)
         except (ValueError, KeyError) as exc:
