@@ -387,7 +387,8 @@ class MappingEngine:
 
     def order_to_infor(self, order: Order, *, cuno: str) -> list[InforCall]:
         """OIS100MI calls for a batch order: AddBatchHead, AddBatchAddress (delivery, and invoice when the
-        policy says), AddBatchLine per line. No ORNO: M3 assigns it and the connector fills it in."""
+        policy says), AddBatchLine per line, AddBatchHeadChg per non-zero configured charge (shipping...).
+        No ORNO: M3 assigns it and the connector fills it in."""
         cfg = self.config.orders
         base = {"order": order, "cuno": cuno, "enrichment": order.enrichment}
         where = f"order {order.ps_order_id}"
@@ -401,6 +402,13 @@ class MappingEngine:
             calls.append(self._call(cfg.address, context, f"{where} {role} address"))
         for line in order.lines:
             calls.append(self._call(cfg.line, {**base, "line": line}, f"{where} line {line.line_no}"))
+        if cfg.charge is not None and order.erp_totals is not None:
+            suffix = "tax_excl" if order.price_basis == "tax_excl" else "tax_incl"
+            for name, crid in cfg.charges:
+                amount = getattr(order.erp_totals, f"{name}_{suffix}")
+                if amount:
+                    charge = {"id": crid, "name": name, "amount": amount}
+                    calls.append(self._call(cfg.charge, {**base, "charge": charge}, f"{where} {name} charge"))
         return calls
 
     def validate_order(self, order: Order, calls: Sequence[InforCall], *,

@@ -49,6 +49,7 @@ ADDRESS_ROOT: dict[str, Any] = {
 HEAD_ROOTS: Roots = {"order": Order, "cuno": None, "enrichment": ENRICHMENT_ROOT}
 ADDRESS_ROOTS: Roots = {**HEAD_ROOTS, "address": ADDRESS_ROOT}
 LINE_ROOTS: Roots = {**HEAD_ROOTS, "line": OrderLine}
+CHARGE_ROOTS: Roots = {**HEAD_ROOTS, "charge": {"id": None, "name": None, "amount": None}}
 CUSTOMER_ROOTS: Roots = {"customer": Customer, "address": ADDRESS_ROOT, "cuno": None}
 ORDER_OPTIONS = ("send_prices", "send_discount")
 CUOR_PLACEHOLDERS = ("reference", "id_order", "id_shop")
@@ -83,6 +84,8 @@ class OrdersConfig:
     head: TransactionMap
     address: TransactionMap
     line: TransactionMap
+    charge: TransactionMap | None = None
+    charges: tuple[tuple[str, str], ...] = ()  # (amount name, CRID)
 
     @property
     def options(self) -> dict[str, bool]:
@@ -325,6 +328,16 @@ def _orders(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problem
                                "infor.AddBatchAddress", lookups, ORDER_OPTIONS, problems, implicit=implicit)
     line = _transaction_map("OIS100MI", "AddBatchLine", maps["AddBatchLine"], LINE_ROOTS, file,
                             "infor.AddBatchLine", lookups, ORDER_OPTIONS, problems, implicit=implicit)
+    charge = None
+    if "AddBatchHeadChg" in maps:
+        charge = _transaction_map("OIS100MI", "AddBatchHeadChg", maps["AddBatchHeadChg"], CHARGE_ROOTS, file,
+                                  "infor.AddBatchHeadChg", lookups, ORDER_OPTIONS, problems, implicit=implicit)
+    charges = tuple((c["amount"], c["charge_id"]) for c in data["charges"])
+    for i, (_, crid) in enumerate(charges):
+        if len(crid) > 6:
+            problems.add(file, f"charges.{i}.charge_id", f"{crid!r} is longer than CRID's 6 characters")
+    if charges and charge is None:
+        problems.add(file, "charges", "charges are configured but infor.AddBatchHeadChg has no field map")
     for name, value in data["address_types"].items():
         if len(value) > 2:
             problems.add(file, f"address_types.{name}", f"{value!r} is longer than ADRT's 2 characters")
@@ -332,7 +345,7 @@ def _orders(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problem
         customer_order_number=cuor, timezone=tz, send_prices=data["prices"]["send"],
         price_basis=data["prices"]["basis"], send_discount=data["send_discount"],
         address_types=dict(data["address_types"]), invoice_address=data["invoice_address"],
-        head=head, address=address, line=line,
+        head=head, address=address, line=line, charge=charge, charges=charges,
     )
 
 

@@ -76,6 +76,13 @@ class OrderTransactions(Strict):
     AddBatchHead = FieldMap
     AddBatchAddress = FieldMap
     AddBatchLine = FieldMap
+    AddBatchHeadChg = fields.Dict(keys=fields.String(validate=validate.Regexp(
+        r"^[A-Z0-9]{4}$", error="M3 field names are 4 capitals")), values=fields.Nested(FieldSpecSchema))
+
+
+class ChargeSchema(Strict):
+    amount = fields.String(required=True, validate=validate.OneOf(["shipping", "wrapping"]))
+    charge_id = Scalar(required=True)
 
 
 class OrdersFile(Strict):
@@ -86,6 +93,7 @@ class OrdersFile(Strict):
     address_types = fields.Nested(AddressTypesSchema, required=True)
     invoice_address = fields.String(validate=validate.OneOf(["always", "if_different", "never"]),
                                     load_default="if_different")
+    charges = fields.List(fields.Nested(ChargeSchema), load_default=list)
     infor = fields.Nested(OrderTransactions, required=True)
 
 

@@ -14,6 +14,10 @@ from integration.mapping.engine import MappingEngine
 from .test_mapping_support import MAPPINGS_DIR, make_bundle
 
 
+def _line(calls):
+    return [c["record"] for c in calls if c["transaction"] == "AddBatchLine"][-1]
+
+
 def _engine(tmp_path: Path, file: str, old: str, new: str) -> MappingEngine:
     target = tmp_path / "mappings"
     if not target.exists():
@@ -54,7 +58,7 @@ def test_orders_can_be_sent_in_their_own_currency(tmp_path):
     assert order.erp_currency == "USD" and order.erp_rate == 1 and order.rate_source == "identity"
     calls = engine.order_to_infor(order, cuno="PS0000008")
     assert calls[0]["record"]["CUCD"] == "USD"
-    assert calls[-1]["record"]["SAPR"] == "10.31"
+    assert _line(calls)["SAPR"] == "10.31"
     assert all(c.difference == 0 for c in order.reconciliation)
 
 
@@ -63,13 +67,15 @@ def test_tax_included_prices(tmp_path):
     order = engine.ps_order_to_canonical(make_bundle(1, [(3, 0, 2)]))
     assert order.lines[0].erp_unit_price == Decimal("11.40")  # 9.50 + 20 %
     assert {c.name for c in order.reconciliation} >= {"erp_products_tax_incl", "erp_paid_tax_incl"}
-    assert engine.order_to_infor(order, cuno="PS0000001")[-1]["record"]["SAPR"] == "11.40"
+    calls = engine.order_to_infor(order, cuno="PS0000001")
+    assert _line(calls)["SAPR"] == "11.40"
+    assert calls[-1]["transaction"] == "AddBatchHeadChg" and calls[-1]["record"]["CRAM"] == "6.00"  # 5.00 + 20 %
 
 
 def test_prices_can_be_left_to_m3(tmp_path):
     engine = _engine(tmp_path, "orders.yaml", "send: true", "send: false")
     order = engine.ps_order_to_canonical(make_bundle(1, [(3, 0, 2)]))
-    assert "SAPR" not in engine.order_to_infor(order, cuno="PS0000001")[-1]["record"]
+    assert "SAPR" not in _line(engine.order_to_infor(order, cuno="PS0000001"))
 
 
 def test_transliteration_for_tenants_without_unicode(tmp_path):

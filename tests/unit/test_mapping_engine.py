@@ -43,7 +43,8 @@ def test_canonical_order_round_trips_through_its_schema_as_json(engine):
 def test_order_becomes_head_address_and_lines_without_orno(engine):
     order = engine.ps_order_to_canonical(make_bundle(1, [(3, 0, 2), (1, 2, 1)]))
     calls = engine.order_to_infor(order, cuno=engine.cuno_for(1))
-    assert [c["transaction"] for c in calls] == ["AddBatchHead", "AddBatchAddress", "AddBatchLine", "AddBatchLine"]
+    assert [c["transaction"] for c in calls] == ["AddBatchHead", "AddBatchAddress", "AddBatchLine", "AddBatchLine",
+                                                 "AddBatchHeadChg"]
     assert all(c["program"] == "OIS100MI" for c in calls)
     assert all("ORNO" not in c["record"] for c in calls)
     assert all(isinstance(v, str) for c in calls for v in c["record"].values())
@@ -54,7 +55,13 @@ def test_order_becomes_head_address_and_lines_without_orno(engine):
     assert head["ORDT"] == "20261126" and head["CUCD"] == "EUR"
     lines = _calls(calls, "AddBatchLine")
     assert lines[0] == {"ITNO": "MUG-CERAMIC-350", "ORQT": "2", "WHLO": "100", "SAPR": "9.50"}
+    assert _calls(calls, "AddBatchHeadChg") == [{"CRID": "FRT", "CRAM": "5.00", "CUCD": "EUR"}]
     assert lines[1]["ITNO"] == "TS-CLS-WHT-M"
+
+
+def test_zero_charges_are_not_sent(engine):
+    order = engine.ps_order_to_canonical(make_bundle(1, [(3, 0, 2)], shipping_tax_excl=Decimal(0)))
+    assert _calls(engine.order_to_infor(order, cuno="PS0000001"), "AddBatchHeadChg") == []
 
 
 def test_order_date_is_the_shop_local_day(engine):

@@ -47,7 +47,10 @@ def test_real_prestashop_order_from_saved_xml(engine):
     assert result["validation"] == []
     head = result["infor"][0]["record"]
     assert head["CUOR"] == "KHWLILZLL-5" and head["ORDT"] == "20190130" and head["CUCD"] == "EUR"
-    assert [c["record"]["SAPR"] for c in result["infor"][2:]] == ["16.51", "27.00", "26.00"]
+    lines = [c["record"] for c in result["infor"] if c["transaction"] == "AddBatchLine"]
+    assert [line["SAPR"] for line in lines] == ["16.51", "27.00", "26.00"]
+    assert result["infor"][-1] == {"program": "OIS100MI", "transaction": "AddBatchHeadChg",
+                                   "record": {"CRID": "FRT", "CRAM": "2.00", "CUCD": "EUR"}}
     # 16.51 + 27 + 26 + 2.00 shipping = 71.51, as the order says.
     checks = {c["name"]: c for c in result["canonical"]["reconciliation"]}
     assert checks["paid_tax_incl"]["expected"] == "71.51" and checks["paid_tax_incl"]["difference"] == "0.00"
