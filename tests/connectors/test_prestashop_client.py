@@ -12,7 +12,7 @@ import responses
 import yaml
 from lxml import etree
 
-from integration.connectors.prestashop.client import PrestaShopClient, greater_than
+from integration.connectors.prestashop.client import PrestaShopClient, forget_schemas, greater_than
 from integration.connectors.prestashop.errors import (
     PrestaShopAuthError,
     PrestaShopBadRequest,
@@ -37,6 +37,14 @@ def fixture(name: str) -> bytes:
 def envelope(inner: str) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">'
             f"{inner}</prestashop>").encode()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_schemas():
+    """Schemas are cached per shop URL for the process: each recorded-response test starts clean."""
+    forget_schemas()
+    yield
+    forget_schemas()
 
 
 class _CassetteLoader(yaml.SafeLoader):

@@ -61,6 +61,20 @@ _DATE_ONLY_FIELDS = frozenset({"available_date", "birthday"})
 DATE_FIELDS = frozenset({"date_add", "date_upd"})
 
 
+# Schemas do not change while the integration runs: shared by every client of the same shop (tasks often build
+# a client each), so a write costs one POST, not two schema GETs first.
+_SCHEMA_CACHE: dict[tuple[str, int | None, str, str], bytes] = {}
+_READ_ONLY_CACHE: dict[tuple[str, int | None, str], frozenset[str]] = {}
+_SCHEMA_LOCK = threading.Lock()
+
+
+def forget_schemas() -> None:
+    """Drop the cached schemas (tests; or after installing a module that adds fields)."""
+    with _SCHEMA_LOCK:
+        _SCHEMA_CACHE.clear()
+        _READ_ONLY_CACHE.clear()
+
+
 def make_session(max_retries: int = 3, pool_size: int = 32) -> requests.Session:
     """A pooled session that retries idempotent calls on connection errors, 429 and 502/503/504.
 
@@ -177,10 +191,28 @@ class PrestaShopClient:
         self.breaker = breaker
         self.version: str | None = None  # from the PSWS-Version header of the first answer
         self._patch_supported: bool | None = None
-        self._schemas: dict[tuple[str, str], bytes] = {}
-        self._read_only: dict[str, frozenset[str]] = {}
         self._order_states: OrderStates | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, redis: Any | None = None, name: str = "default",
+                      session: requests.Session | None = None) -> PrestaShopClient:
+        """A client for one configured shop (``config.PrestaShopSettings``), with its rate limit and breaker.
+
+        The limiter and breaker are named after the connection and live in ``redis`` when given, so every
+        worker of that connection shares one budget and one view of the shop's health.
+        """
+        limiter = RateLimiter(f"prestashop:{name}", settings.rate_per_second, settings.burst, redis=redis)
+        breaker = CircuitBreaker(f"prestashop:{name}", redis=redis)
+        return cls(settings.url, settings.key, timezone=settings.timezone,
+                   use_ws_key_param=settings.use_ws_key_param, id_shop=settings.id_shop,
+                   id_group_shop=settings.id_group_shop, timeout=settings.timeout, session=session,
+                   rate_limiter=limiter, breaker=breaker)
+
+    def ping(self) -> str | None:
+        """Check the key can reach the webservice (``GET /api/``); returns the shop's PSWS-Version."""
+        self.request("GET", "")
+        return self.version
 
     def __repr__(self) -> str:
         return f"PrestaShopClient({self.base_url!r}, id_shop={self.id_shop}, version={self.version})"
@@ -188,6 +220,8 @@ class PrestaShopClient:
     # -- transport --------------------------------------------------------------------------------------
 
     def _url(self, resource: str, id: int | str | None = None) -> str:
+        if not resource:
+            return f"{self.base_url}/"
         return f"{self.base_url}/{resource}" + (f"/{id}" if id is not None else "")
 
     def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -336,18 +370,20 @@ class PrestaShopClient:
 
     def schema(self, resource: str, kind: str = "blank") -> bytes:
         """The ``schema=blank`` (template) or ``schema=synopsis`` XML of a resource, cached per client."""
-        cache_key = (resource, kind)
-        cached = self._schemas.get(cache_key)
+        cache_key = (self.base_url, self.id_shop, resource, kind)
+        cached = _SCHEMA_CACHE.get(cache_key)
         if cached is None:
             response = self.request("GET", resource, params={"schema": kind})
             cached = response.content
             parsing.parse_document(cached, self._url(resource) + f"?schema={kind}", response.status_code)
-            self._schemas[cache_key] = cached
+            with _SCHEMA_LOCK:
+                _SCHEMA_CACHE[cache_key] = cached
         return cached
 
     def read_only_fields(self, resource: str) -> frozenset[str]:
         """Fields never to send: the known list plus the synopsis's ``readOnly`` ones (best effort)."""
-        found = self._read_only.get(resource)
+        cache_key = (self.base_url, self.id_shop, resource)
+        found = _READ_ONLY_CACHE.get(cache_key)
         if found is None:
             extra: set[str] = set()
             try:
@@ -357,7 +393,8 @@ class PrestaShopClient:
             except PrestaShopError as exc:
                 log.info("no synopsis schema for %s (%s); using the built-in read-only list", resource, exc)
             found = READ_ONLY_FIELDS.get(resource, frozenset()) | frozenset(extra)
-            self._read_only[resource] = found
+            with _SCHEMA_LOCK:
+                _READ_ONLY_CACHE[cache_key] = found
         return found
 
     # -- writes -----------------------------------------------------------------------------------------

@@ -151,6 +151,9 @@ class PrestaShopSandboxApp:
         response.headers["Execution-Time"] = f"{time.perf_counter() - started:.3f}"
         response.headers["Access-Time"] = str(int(time.time()))
         response.headers["X-Powered-By"] = "PrestaShop Webservice"
+        local_sha1 = request.headers.get("Local-Content-Sha1")
+        if local_sha1 and response.status_code == 200 and local_sha1 == response.headers.get("Content-Sha1"):
+            response = Response(b"", 304, dict(response.headers), content_type=response.headers["Content-Type"])
         if decision.php_notice and response.status_code < 400 and response.mimetype == "text/xml":
             response.set_data(PHP_NOTICE + response.get_data())
         return response
