@@ -19,7 +19,7 @@ from integration.flows.maintenance import sweep
 from integration.sandbox.server import serve_wsgi
 from integration.store import models as m
 from integration.web.app import create_app
-from tests.integration.conftest import PS_KEY, WEBHOOK_SECRET, wait_until
+from tests.integration.conftest import BROKER_PREFIX, PS_KEY, WEBHOOK_SECRET, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -61,6 +61,7 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(
                                                         "secret": WEBHOOK_SECRET}, timeout=10).raise_for_status()
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "PS_URL": f"{ps.url}/api",
            "PS_KEY": PS_KEY, "IONAPI_FILE": str(ionapi), "WEBHOOK_SECRET": WEBHOOK_SECRET,
+           "PSINFOR_BROKER_PREFIX": BROKER_PREFIX,
            "PSINFOR_RETRY_BACKOFF": "0.2", "PSINFOR_RETRY_BACKOFF_MAX": "1", "LOG_FORMAT": "json"}
     workers: list[subprocess.Popen[bytes]] = []
     try:
@@ -71,8 +72,7 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(
         order_ids = [int(i) for i in response.json()["orders"]]
 
         def in_flight() -> bool:
-            events = rt.store.recent_events(limit=100)
-            return len(events) == len(order_ids) and any(e.status == m.RUNNING for e in events)
+            return any(e.status == m.RUNNING for e in rt.store.recent_events(limit=100))
 
         wait_until(in_flight, timeout=60)
         _kill(workers[0])
@@ -89,6 +89,7 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(
             return all(e.status in m.FINAL_STATUSES for e in rt.store.recent_events(limit=100))
 
         wait_until(all_final, timeout=120)
+        assert len(rt.store.recent_events(limit=100)) == len(order_ids)
         events = rt.store.recent_events(limit=100)
         assert {e.status for e in events} == {m.SUCCEEDED}, [(e.id, e.status, e.last_error) for e in events]
         orders = requests.get(f"{infor.url}/_sandbox/orders", timeout=10).json()["orders"]
