@@ -120,6 +120,16 @@ def greater_than(value: Any) -> tuple[str, Any]:
     return (">", value)
 
 
+def less_than(value: Any) -> tuple[str, Any]:
+    """Marker for ``filter[f]=<[v]`` (strict)."""
+    return ("<", value)
+
+
+def not_in(*values: Any) -> tuple[str, Any]:
+    """Marker for ``filter[f]=![a|b]``."""
+    return ("!", "|".join(str(v) for v in values))
+
+
 def _filter_param(value: Any, tz: ZoneInfo) -> str:
     if isinstance(value, tuple) and len(value) == 2 and value[0] in (">", "<", "!"):
         return f"{value[0]}[{parsing.format_value(value[1], tz)}]"

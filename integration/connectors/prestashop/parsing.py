@@ -48,6 +48,7 @@ INT_FIELDS = frozenset({
     "text_fields", "uploadable_files", "pack_stock_type", "cache_default_attribute", "download_nb",
     "tax_computation_method", "shipping_tax_computation_method", "discount_quantity_applied",
     "customizable", "product_attribute_id", "product_id", "id_customization", "format", "nb_downloadable",
+    "grade", "shipping_method",
 })
 
 BOOL_FIELDS = frozenset({
@@ -58,7 +59,8 @@ BOOL_FIELDS = frozenset({
     "advanced_stock_management", "unremovable", "delivery", "hidden", "send_email", "invoice", "logable",
     "shipped", "paid", "pdf_delivery", "pdf_invoice", "low_stock_alert", "blank", "decimals", "unofficial",
     "modified", "quantity_discount", "new", "is_root_category", "is_default",
-    "uses_stock",
+    "uses_stock", "is_free", "is_module", "shipping_handling", "range_behavior", "need_range", "is_rtl",
+    "show_condition", "shipping_external",
 })
 
 # A name containing one of these words is an amount (``total_paid_tax_incl``, ``unit_price_tax_excl``,

@@ -409,7 +409,8 @@ class PrestaShopSandboxApp:
                 self.faults.clear()
             return self._json(self.faults.snapshot())
         if path == "/_sandbox/stats" and method == "GET":
-            return self._json({**self.stats.snapshot(), "orders": len(state.tables["orders"]),
+            return self._json({**self.stats.snapshot(), "cpu_seconds": round(time.process_time(), 3),
+                               "orders": len(state.tables["orders"]),
                                "orders_placed": state.counters.orders_placed, "emails": state.counters.emails,
                                "faults_injected": dict(self.faults.injected), "webhooks": self.webhooks.stats()})
         if path == "/_sandbox/stats/reset" and method == "POST":
