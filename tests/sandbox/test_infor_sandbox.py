@@ -441,3 +441,7 @@ def test_dateformat_applies_to_date_outputs(m3: M3Client) -> None:
     assert dashed is not None and dashed["DATE"] == day_of(dashed).strftime("%Y-%m-%d")
     short = m3.execute_one("GENERAL", "GetServerTime", dateformat="DMY6")
     assert short is not None and short["DATE"] == day_of(short).strftime("%d%m%y")
+
+
+def test_cuor_look_up_for_a_customer_m3_does_not_know_yet(m3: M3Client) -> None:
+    assert orders.find_order_by_customer_ref(m3, "NEW-1", "PS9999999") is None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from integration.connectors.infor.errors import BatchOrderRejected, M3Error
+from integration.connectors.infor.errors import BatchOrderRejected, M3Error, ServerReturnedNOK
 from integration.connectors.infor.m3 import M3Client, Record
 from integration.errors import MappingError, NotFound
 
@@ -53,7 +53,12 @@ def find_order_by_customer_ref(client: M3Client, cuor: str, cuno: str | None = N
     if not cuor:
         raise ValueError("cuor must not be empty")
     if cuno:
-        records = client.execute(OIS100, "LstHead", {"CUNO": cuno}, maxrecs=0, returncols="ORNO,CUOR")
+        try:
+            records = client.execute(OIS100, "LstHead", {"CUNO": cuno}, maxrecs=0, returncols="ORNO,CUOR")
+        except ServerReturnedNOK as exc:
+            if exc.field == "CUNO":  # no such customer yet: then it has no orders either
+                return None
+            raise
         matches = sorted(r["ORNO"] for r in records if r.get("CUOR", "").strip() == cuor and r.get("ORNO"))
         return matches[0] if matches else None
     query = (f"OAORNO,OACUOR from OOHEAD where OACONO = {int(client.cono)} "
