@@ -50,16 +50,16 @@ def api_calls() -> list[responses.Call]:
 @responses.activate
 def test_batch_order_takes_three_calls_whatever_the_line_count(m3: M3Client) -> None:
     responses.get(f"{EXEC}/OIS100MI/AddBatchHead", json=v2("AddBatchHead", {"ORNO": "9000000007"}))
-    lines = [f"ITEM-{i}" for i in range(30)]
+    lines = [f"ITEM-{i}" for i in range(120)]
     responses.post(EXEC, json={"results": [{"transaction": "AddBatchAddress", "records": []}] + [
-        {"transaction": "AddBatchLine", "records": [{"PONR": str(i + 1), "POSX": "0"}]} for i in range(30)],
-        "wasTerminated": False, "nrOfSuccessfullTransactions": 31, "nrOfFailedTransactions": 0})
+        {"transaction": "AddBatchLine", "records": [{"PONR": str(i + 1), "POSX": "0"}]} for i in range(120)],
+        "wasTerminated": False, "nrOfSuccessfullTransactions": 121, "nrOfFailedTransactions": 0})
     responses.get(f"{EXEC}/OIS100MI/Confirm", json=v2("Confirm", {"ORNO": "1000000042", "STAT": "22"}))
     result = create_batch_order(m3, order_calls(*lines))
     assert (result.orno, result.temporary_orno) == ("1000000042", "9000000007")
     assert len(api_calls()) == 3
     bulk = json.loads(api_calls()[1].request.body)
-    assert bulk["program"] == "OIS100MI" and len(bulk["transactions"]) == 31
+    assert bulk["program"] == "OIS100MI" and len(bulk["transactions"]) == 121
     assert all(t["record"]["ORNO"] == "9000000007" for t in bulk["transactions"])
     confirm = parse_qs(urlsplit(api_calls()[2].request.url).query)
     assert confirm["ORNO"] == ["9000000007"]

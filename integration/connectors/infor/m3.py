@@ -247,11 +247,13 @@ class M3Client:
         records = self.execute(program, transaction, params, **kwargs)
         return records[0] if records else None
 
-    def bulk(self, calls: Iterable[Mapping[str, Any]], *, truncate: Collection[str] = ()) -> list[BulkResult]:
+    def bulk(self, calls: Iterable[Mapping[str, Any]], *, truncate: Collection[str] = (),
+             chunk_size: int = BULK_CHUNK) -> list[BulkResult]:
         """Run many independent transactions; one ``BulkResult`` per call, in order.
 
         ``calls`` are ``{"program", "transaction", "record"}``. Consecutive calls of one program share a
-        POST (M3 requires one program per request), at most ``BULK_CHUNK`` per POST. Failures of single
+        POST (M3 requires one program per request), at most ``chunk_size`` per POST (0: no limit, one POST
+        per program run). Failures of single
         transactions come back in their ``BulkResult``; only transport failures raise. Every record is
         checked against M3's field lengths before the first POST, so a bad record stops the whole batch
         before anything is written.
@@ -263,7 +265,7 @@ class M3Client:
             if self.check_lengths:
                 record = fit_record(program, transaction, record, truncate)
             prepared.append(BulkResult(program, transaction, record))
-        for chunk in _chunks(prepared, BULK_CHUNK):
+        for chunk in _chunks(prepared, chunk_size if chunk_size > 0 else len(prepared) or 1):
             self._bulk_chunk(chunk)
         return prepared
 

@@ -107,7 +107,9 @@ def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> 
         raise M3Error("AddBatchHead returned no ORNO", program=OIS100, transaction="AddBatchHead")
     for call in rest:
         call["record"] = {"ORNO": temporary, **call["record"]}
-    results = client.bulk(rest)
+    # One POST whatever the line count (the contract's call budget); a very large order then makes one big
+    # request, which the bulk time-out (180 s by default) has to cover.
+    results = client.bulk(rest, chunk_size=0)
     failed = [r for r in results if not r.ok]
     if failed:
         first = failed[0]
