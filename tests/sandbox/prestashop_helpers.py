@@ -11,6 +11,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from integration.connectors.prestashop.parsing import singular
+
 KEY = "ZQ88PRJX5VWQHCWE4EE7SQ7HPNX00RAJ"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "prestashop"
 
@@ -66,7 +68,8 @@ def shape(xml: bytes) -> list[str]:
     """Element names of the first object in a PrestaShop body, in order (the object's own fields)."""
     root = etree.fromstring(xml)
     obj = root[0]
-    if len(obj) and obj[0].tag == obj.tag[:-1] if obj.tag.endswith("s") else False:
+    item_tag = singular(obj.tag)
+    if item_tag != obj.tag and len(obj) and obj[0].tag == item_tag:  # a list: describe its first item
         obj = obj[0]
     return [child.tag for child in obj if isinstance(child.tag, str)]
 
