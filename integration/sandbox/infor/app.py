@@ -446,6 +446,10 @@ def create_app(gateway: Gateway) -> Flask:
             context["excludeempty"] = "true"
         results = []
         for item in payload["transactions"]:
+            if not isinstance(item, dict) or not isinstance(item.get("record", {}), dict):
+                results.append(_v2_result("", nok=Nok("Each transaction needs 'transaction' and a 'record' object",
+                                                      error_type="BadRequest")))
+                continue
             transaction = str(item.get("transaction", ""))
             record = {str(k): str(v) for k, v in (item.get("record") or {}).items() if v is not None}
             own = {**context, **{k: str(v) for k, v in item.items() if k in ("maxrecs", "returncols")}}
