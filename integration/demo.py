@@ -29,15 +29,22 @@ def _place(stack: Stack, body: dict[str, object]) -> list[int]:
 def _progress(store: Store, expected: int, timeout: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}
+    tty = sys.stdout.isatty()
+    last = ""
     while time.monotonic() < deadline:
         counts = store.status_counts()
         done = sum(v for k, v in counts.items() if k in m.FINAL_STATUSES)
-        line = "  ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        click.echo(f"\r  {done}/{expected} events final   {line}" + " " * 10, nl=False)
+        line = f"  {done}/{expected} events final   " + "  ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        if tty:
+            click.echo("\r" + line.ljust(100), nl=False)
+        elif line != last:
+            click.echo(line)
+        last = line
         if done >= expected and not any(k in m.ACTIVE_STATUSES for k in counts):
             break
         time.sleep(0.5)
-    click.echo("")
+    if tty:
+        click.echo("")
     return counts
 
 

@@ -111,12 +111,12 @@ class Stack:
         if include:
             cmd += ["--include", include]
         self.spawn(name, cmd)
-        self.wait_log(name, "ready.")
+        self.wait_file(self.ready_file(name), name)
 
     def start_beat(self) -> None:
         self.spawn("beat", [str(BIN / "celery"), "-A", "tasks.app", "beat", "-l", "INFO",
                             "-s", str(self.workdir / "celerybeat-schedule")])
-        self.wait_log("beat", "beat: Starting")
+        self.wait_file(self.ready_file("beat"), "beat")
 
     def start_all(self) -> None:
         self.prepare()
@@ -138,10 +138,15 @@ class Stack:
             self._terminate(proc, first=sig)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def ready_file(self, name: str) -> Path:
+        return self.workdir / f"{name}.ready"
+
     def spawn(self, name: str, cmd: list[str]) -> Proc:
         log = self.workdir / "logs" / f"{name}.log"
+        self.ready_file(name).unlink(missing_ok=True)
         handle = log.open("ab")
-        popen = subprocess.Popen(cmd, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+        env = {**self.env, "PSINFOR_READY_FILE": str(self.ready_file(name))}
+        popen = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                  start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
         handle.close()
         proc = Proc(name, popen, log)
@@ -185,16 +190,6 @@ class Stack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not write {path}")
             time.sleep(0.1)
-
-    def wait_log(self, name: str, marker: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        proc = self.procs[name]
-        while time.monotonic() < deadline:
-            self._check_alive(name)
-            if marker in proc.log.read_text(errors="replace"):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not log {marker!r} within {timeout}s")
 
     def cpu_seconds(self, name: str) -> float:
         """User + system CPU of a process and its children so far (Linux /proc)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import beat_init, setup_logging, worker_process_init, worker_ready
 
 from integration.config import get_settings
 from integration.observability import configure_logging, init_sentry
@@ -37,6 +39,15 @@ def _after_fork(**_kwargs: Any) -> None:
     from integration.store.db import dispose_all
 
     dispose_all()  # pooled DB connections must not cross a fork
+
+
+@worker_ready.connect
+@beat_init.connect
+def _announce_ready(**_kwargs: Any) -> None:
+    """A readiness file for supervisors (and our demo/bench), whatever the log level."""
+    path = os.environ.get("PSINFOR_READY_FILE")
+    if path:
+        Path(path).write_text(str(os.getpid()))
 
 
 def use_broker(url: str) -> None:

@@ -26,13 +26,15 @@ BIN = Path(sys.executable).parent
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("ab")
+    ready = log.with_suffix(".ready")
+    env = {**env, "PSINFOR_READY_FILE": str(ready)}
     proc = subprocess.Popen(
         [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c", "8", "-l", "INFO",
          "-Q", "orders,customers,dead_letter", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         cwd=Path(__file__).resolve().parents[2])
     handle.close()
-    wait_until(lambda: "ready." in log.read_text(errors="replace") or proc.poll() is not None, timeout=60)
+    wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=60)
     assert proc.poll() is None, log.read_text()[-3000:]
     return proc
 
