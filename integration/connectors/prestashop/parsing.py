@@ -80,6 +80,15 @@ def is_id_field(name: str) -> bool:
     return name == "id" or name.startswith("id_") or name.endswith("_id")
 
 
+DATE_FIELD_NAMES = frozenset({"birthday", "last_passwd_gen", "reset_password_validity", "download_deadline",
+                              "newsletter_date_add", "available_date"})
+
+
+def is_date_field(name: str) -> bool:
+    """Date columns by name: an empty value there is "no date" (None), like the zero date."""
+    return name.startswith("date_") or name.endswith("_date") or name in DATE_FIELD_NAMES
+
+
 def field_kind(name: str) -> str:
     """``int``, ``bool``, ``decimal`` or ``str``: how a field's value is typed."""
     if name in BOOL_FIELDS:
@@ -122,6 +131,8 @@ def convert_value(name: str, text: str, tz: ZoneInfo) -> Any:
             return date.fromisoformat(text)
         except ValueError:
             return text
+    if text == "" and is_date_field(name):
+        return None
     kind = field_kind(name)
     if kind == "str":
         return text
