@@ -81,6 +81,16 @@ def test_foreign_currency_and_states(sandbox: SandboxServer, client: PrestaShopC
     assert bundle["state_delivery"]["iso_code"] == "CA"
 
 
+def test_lines_by_reference_and_new_customers(sandbox: SandboxServer, client: PrestaShopClient) -> None:
+    variant = catalogue.PRODUCTS[1].combinations[0]
+    (order_id,) = place(sandbox, new_customer=True, customer={"email": "new.buyer@example.org"},
+                        lines=[{"reference": variant.reference, "quantity": 2}])
+    bundle = fetch_order_bundle(client, order_id)
+    assert bundle["customer"]["email"] == "new.buyer@example.org" and bundle["customer"]["id"] > 8
+    row = bundle["order"]["associations"]["order_rows"][0]
+    assert row["product_reference"] == variant.reference and row["product_quantity"] == 2
+
+
 def test_explicit_lines_are_validated(sandbox: SandboxServer) -> None:
     response = requests.post(f"{sandbox.url}/_sandbox/orders",
                              json={"lines": [{"product_id": 1, "quantity": 1}]}, timeout=5)

@@ -465,15 +465,21 @@ class PrestaShopSandboxApp:
         return self._json({"error": f"no control route {method} {path}"}, 404)
 
     def place_orders(self, data: dict[str, Any]) -> list[int]:
-        """Checkout-like orders; each sends ``order.created`` unless ``send_webhook`` is false."""
+        """Checkout-like orders; each sends ``order.created`` unless ``send_webhook`` is false.
+
+        ``{"count", "customer_id"?, "new_customer"?: bool, "customer"?: {...}, "currency"?: "EUR",
+        "lines"?: [{"product_id", "combination_id", "quantity"} | {"reference", "quantity"}], "send_webhook"}``
+        """
         count = int(data.get("count", 1))
         if not 1 <= count <= 10000:
             raise ValueError("count must be between 1 and 10000")
         ids = []
         for _ in range(count):
-            order_id = self.state.place_order(
-                customer_id=int(data["customer_id"]) if data.get("customer_id") else None,
-                lines=data.get("lines"), currency=data.get("currency"))
+            customer_id = int(data["customer_id"]) if data.get("customer_id") else None
+            if data.get("new_customer"):  # a first-time buyer registers at checkout (customer.created first)
+                customer_id, _address = self.state.add_customer(dict(data.get("customer") or {}))
+            order_id = self.state.place_order(customer_id=customer_id, lines=data.get("lines"),
+                                              currency=data.get("currency"))
             ids.append(order_id)
             if data.get("send_webhook", True):
                 self.webhooks.emit("order.created", order_id)

@@ -401,7 +401,22 @@ class ShopState:
                           "quantity": self.rng.choice((1, 1, 1, 2, 3))})
         return lines
 
+    def _by_reference(self, reference: str) -> tuple[int, int]:
+        """(product id, combination id) of a sellable unit by its reference (= the Infor item number)."""
+        for combo in self.tables["combinations"].values():
+            if combo["reference"] == reference:
+                return int(combo["id_product"]), int(combo["id"])
+        for product in self.tables["products"].values():
+            if product["reference"] == reference:
+                return int(product["id"]), 0
+        raise ValueError(f"no product or combination with reference {reference!r}")
+
     def _line_values(self, line: dict[str, Any], rate: Decimal) -> dict[str, Any]:
+        if line.get("reference") and not line.get("product_id"):
+            product_ref, combo_ref = self._by_reference(str(line["reference"]))
+            line = {**line, "product_id": product_ref, "combination_id": combo_ref}
+        if not line.get("product_id"):
+            raise ValueError("each line needs product_id (and combination_id) or reference")
         product_id = int(line["product_id"])
         product = self.get("products", product_id)
         if product is None:
