@@ -29,9 +29,17 @@ KEY_PREFIX = "psinfor:resilience"
 class RateLimited(TransientError):
     """No token became available within the caller's timeout: try again later."""
 
+    retry_after: float = 1.0
+
 
 class CircuitOpen(TransientError):
-    """The remote side failed repeatedly; calls are refused until the reset timeout has passed."""
+    """The remote side failed repeatedly; calls are refused until the reset timeout has passed.
+
+    ``retry_after`` (seconds) is when the breaker lets a probe through: a task retried sooner only fails
+    again, so use it as the retry countdown (and do not count it as a real attempt).
+    """
+
+    retry_after: float = 0.0
 
 
 # Token bucket in one atomic step. Redis TIME keeps all workers on one clock. The wait is returned as a string
@@ -126,11 +134,13 @@ class RateLimiter:
                 return
             remaining = deadline - time.monotonic()
             if wait > remaining:
-                raise RateLimited(
+                error = RateLimited(
                     f"rate limit {self.name!r} ({self.rate:g}/s): no token within {timeout:g}s",
                     resolution="the remote system is saturated; the task is retried later",
                     details={"limiter": self.name, "rate_per_second": self.rate, "burst": self.burst},
                 )
+                error.retry_after = wait
+                raise error
             time.sleep(wait)
 
 
@@ -240,11 +250,13 @@ class CircuitBreaker:
         if open_until:
             remaining = open_until - time.time()
             if remaining > 0 or not self._claim_probe():
-                raise CircuitOpen(
+                error = CircuitOpen(
                     f"circuit {self.name!r} is open after repeated failures",
                     resolution="the remote system is failing; calls resume after the reset timeout",
                     details={"breaker": self.name, "retry_in_seconds": round(max(remaining, 0.0), 1)},
                 )
+                error.retry_after = max(remaining, 0.5)
+                raise error
             probing = True
         try:
             result = fn(*args, **kwargs)

@@ -428,7 +428,7 @@ class PrestaShopSandboxApp:
         match = re.fullmatch(r"/_sandbox/orders/(\d+)/state", path)
         if match and method == "POST":
             order_id = int(match.group(1))
-            target = str(data.get("state", ""))
+            target = str(data.get("state", data.get("state_id", data.get("id_order_state", ""))))
             state_id = int(target) if target.isdigit() else state.state_id(
                 target if target.startswith("PS_OS_") else "PS_OS_" + target.upper())
             state.change_state(order_id, state_id, send_email=bool(data.get("send_email")))
