@@ -91,6 +91,21 @@ def test_lines_by_reference_and_new_customers(sandbox: SandboxServer, client: Pr
     assert row["product_reference"] == variant.reference and row["product_quantity"] == 2
 
 
+def test_unpaid_bank_wire_order_then_paid(sandbox: SandboxServer, client: PrestaShopClient) -> None:
+    (order_id,) = place(sandbox, state="PS_OS_BANKWIRE")
+    states = client.order_states()
+    order = client.get("orders", order_id)
+    assert order["current_state"] == states.id("bankwire") and order["valid"] is False
+    assert order["invoice_number"] == 0 and order["invoice_date"] is None and order["total_paid_real"] == 0
+    assert order["module"] == "ps_wirepayment" and order["payment"] == "Bank transfer"
+    assert list(client.list("order_payments", filters={"order_reference": f"[{order['reference']}]"})) == []
+    client.add_order_history(order_id, states.payment)
+    paid = client.get("orders", order_id)
+    assert paid["valid"] is True and paid["invoice_number"] > 0 and paid["total_paid_real"] == paid["total_paid"]
+    payments = list(client.list("order_payments", filters={"order_reference": f"[{order['reference']}]"}))
+    assert [p["amount"] for p in payments] == [paid["total_paid"]]
+
+
 def test_explicit_lines_are_validated(sandbox: SandboxServer) -> None:
     response = requests.post(f"{sandbox.url}/_sandbox/orders",
                              json={"lines": [{"product_id": 1, "quantity": 1}]}, timeout=5)
@@ -174,6 +189,7 @@ def test_patch_falls_back_to_put_on_17(sandbox: SandboxServer, client: PrestaSho
     requests.post(f"{sandbox.url}/_sandbox/config", json={"version": "1.7.8.11"}, timeout=5)
     carrier = client.set_tracking_number(order_id, "6A12345678901")
     assert carrier["tracking_number"] == "6A12345678901"
+    assert client.get("orders", order_id)["shipping_number"] == "6A12345678901"  # the getter follows
     routes = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["by_route"]
     assert routes.get("PUT /api/order_carriers/{id}") == 1
     assert routes.get("PATCH /api/order_carriers/{id}", 0) == 0  # version known from PSWS-Version: no PATCH

@@ -468,6 +468,7 @@ class PrestaShopSandboxApp:
         """Checkout-like orders; each sends ``order.created`` unless ``send_webhook`` is false.
 
         ``{"count", "customer_id"?, "new_customer"?: bool, "customer"?: {...}, "currency"?: "EUR",
+        "state"?: "PS_OS_PAYMENT" (default) | "PS_OS_BANKWIRE" | …,
         "lines"?: [{"product_id", "combination_id", "quantity"} | {"reference", "quantity"}], "send_webhook"}``
         """
         count = int(data.get("count", 1))
@@ -479,7 +480,8 @@ class PrestaShopSandboxApp:
             if data.get("new_customer"):  # a first-time buyer registers at checkout (customer.created first)
                 customer_id, _address = self.state.add_customer(dict(data.get("customer") or {}))
             order_id = self.state.place_order(customer_id=customer_id, lines=data.get("lines"),
-                                              currency=data.get("currency"))
+                                              currency=data.get("currency"),
+                                              state=str(data.get("state") or "PS_OS_PAYMENT"))
             ids.append(order_id)
             if data.get("send_webhook", True):
                 self.webhooks.emit("order.created", order_id)

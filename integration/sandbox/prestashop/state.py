@@ -62,6 +62,9 @@ ORDER_STATES: tuple[tuple[int, str, str, int, int, int, int, int, int, str, str,
 PAYMENT_MODULES = (("ps_checkout", "Card payment", "VISA"), ("stripe_official", "Stripe", "MASTERCARD"),
                    ("ps_checkout", "PayPal", ""))
 
+OFFLINE_PAYMENTS = {"ps_wirepayment": "Bank transfer", "ps_checkpayment": "Payments by check",
+                    "ps_cashondelivery": "Cash on delivery (COD)", "paypal": "PayPal"}
+
 COUNTRY_INFO = {"FR": (1, "33"), "DE": (1, "49"), "ES": (1, "34"), "IT": (1, "39"), "GB": (1, "44"),
                 "US": (2, "1")}
 CURRENCY_INFO = {"EUR": ("Euro", "€", "978"), "USD": ("US Dollar", "$", "840"), "GBP": ("British Pound", "£", "826")}
@@ -451,8 +454,13 @@ class ShopState:
         return OPTION_LABELS.get(value_id, str(value_id))
 
     def place_order(self, *, customer_id: int | None = None, lines: Iterable[dict[str, Any]] | None = None,
-                    currency: str | None = None, carrier_id: int = 2) -> int:
-        """Place an order as a paid checkout does (``validateOrder`` with PS_OS_PAYMENT); returns its id."""
+                    currency: str | None = None, carrier_id: int = 2, state: str = "PS_OS_PAYMENT") -> int:
+        """Place an order as a checkout does (``validateOrder``); returns its id.
+
+        By default the payment went through (PS_OS_PAYMENT: valid, invoiced, paid in full). ``state`` gives
+        another initial state, e.g. ``PS_OS_BANKWIRE`` for an order still awaiting its bank transfer (not
+        valid, no invoice, nothing paid).
+        """
         with self.lock:
             if customer_id is None:
                 customer_id = self.rng.choice([int(i) for i, c in self.tables["customers"].items()
@@ -475,12 +483,13 @@ class ShopState:
             priced = [self._line_values(line, rate) for line in (list(lines) if lines else self._pick_lines())]
             if not priced:
                 raise ValueError("an order needs at least one line")
+            state_id = self.state_id(state if state.startswith("PS_OS_") else "PS_OS_" + state.upper())
             return self._create_order(customer, delivery_address, invoice_address, currency_row, rate, priced,
-                                      carrier_id)
+                                      carrier_id, state_id)
 
     def _create_order(self, customer: dict[str, Any], delivery: dict[str, Any], invoice: dict[str, Any],
                       currency: dict[str, Any], rate: Decimal, lines: list[dict[str, Any]],
-                      carrier_id: int) -> int:
+                      carrier_id: int, state: int) -> int:
         now = self.now()
         order_id = self.next_id["orders"]
         products_excl = sum((line["unit_excl"] * line["quantity"] for line in lines), Decimal(0))
@@ -492,11 +501,18 @@ class ShopState:
         shipping_incl = cents(shipping_excl * (1 + catalogue.TAX_RATE))
         paid_incl = products_incl + shipping_incl
         paid_excl = products_excl + shipping_excl
-        module, payment, brand = self.rng.choice(PAYMENT_MODULES)
+        state_row = self.tables["order_states"][state]
+        paid = state_row["paid"] == "1"
+        invoiced = state_row["invoice"] == "1"
+        if paid:
+            module, payment, brand = self.rng.choice(PAYMENT_MODULES)
+        else:  # an offline payment still to come: the module is the one the state belongs to
+            module = state_row["module_name"] or "ps_wirepayment"
+            payment, brand = OFFLINE_PAYMENTS.get(module, "Bank transfer"), ""
         reference = "".join(self.rng.choices(string.ascii_uppercase, k=9))
         self._cart_id += 1
-        state = self.state_id("PS_OS_PAYMENT")
-        self._invoice_number += 1
+        if invoiced:
+            self._invoice_number += 1
         weight = sum((line["weight"] * line["quantity"] for line in lines), Decimal(0))
         rows = []
         for line in lines:
@@ -536,14 +552,16 @@ class ShopState:
             "id_address_delivery": delivery["id"], "id_address_invoice": invoice["id"],
             "id_cart": str(self._cart_id), "id_currency": currency["id"], "id_lang": customer["id_lang"],
             "id_customer": customer["id"], "id_carrier": carrier["id"], "current_state": str(state),
-            "module": module, "invoice_number": str(self._invoice_number), "invoice_date": now,
-            "delivery_number": "0", "delivery_date": "0000-00-00 00:00:00", "valid": "1", "date_add": now,
+            "module": module, "invoice_number": str(self._invoice_number if invoiced else 0),
+            "invoice_date": now if invoiced else "0000-00-00 00:00:00",
+            "delivery_number": "0", "delivery_date": "0000-00-00 00:00:00", "valid": state_row["logable"],
+            "date_add": now,
             "date_upd": now, "shipping_number": "", "note": "", "id_shop_group": str(SHOP_GROUP_ID),
             "id_shop": str(SHOP_ID), "secure_key": customer["secure_key"], "payment": payment, "recyclable": "0",
             "gift": "0", "gift_message": "", "mobile_theme": "0", "total_discounts": "0.000000",
             "total_discounts_tax_incl": "0.000000", "total_discounts_tax_excl": "0.000000",
             "total_paid": money(paid_incl), "total_paid_tax_incl": money(paid_incl),
-            "total_paid_tax_excl": money(paid_excl), "total_paid_real": money(paid_incl),
+            "total_paid_tax_excl": money(paid_excl), "total_paid_real": money(paid_incl if paid else Decimal(0)),
             "total_products": money(products_excl), "total_products_wt": money(products_incl),
             "total_shipping": money(shipping_incl), "total_shipping_tax_incl": money(shipping_incl),
             "total_shipping_tax_excl": money(shipping_excl),
@@ -557,16 +575,21 @@ class ShopState:
             "weight": money(weight), "shipping_cost_tax_excl": money(shipping_excl),
             "shipping_cost_tax_incl": money(shipping_incl), "tracking_number": "", "date_add": now,
         })
-        self._insert("order_payments", {
-            "order_reference": reference, "id_currency": currency["id"], "amount": money(paid_incl),
-            "payment_method": payment, "conversion_rate": currency["conversion_rate"],
-            "transaction_id": "txn_" + "".join(self.rng.choices(string.ascii_lowercase + string.digits, k=16)),
-            "card_number": "", "card_brand": brand, "card_expiration": "", "card_holder": "", "date_add": now,
-        })
+        if paid:
+            self._insert_payment(reference, currency, paid_incl, payment, brand, now)
         self._insert("order_histories", {"id_employee": "0", "id_order_state": str(state),
                                          "id_order": str(order_id), "date_add": now})
         self.counters.orders_placed += 1
         return order_id
+
+    def _insert_payment(self, reference: str, currency: dict[str, Any], amount: Decimal, payment: str, brand: str,
+                        now: str) -> None:
+        self._insert("order_payments", {
+            "order_reference": reference, "id_currency": currency["id"], "amount": money(amount),
+            "payment_method": payment, "conversion_rate": currency["conversion_rate"],
+            "transaction_id": "txn_" + "".join(self.rng.choices(string.ascii_lowercase + string.digits, k=16)),
+            "card_number": "", "card_brand": brand, "card_expiration": "", "card_holder": "", "date_add": now,
+        })
 
     def change_state(self, order_id: int, state_id: int, *, id_employee: int = 0,
                      send_email: bool = False) -> dict[str, Any]:
@@ -593,7 +616,10 @@ class ShopState:
                 updated["delivery_number"] = str(self._delivery_number)
                 updated["delivery_date"] = now
             if new_state["paid"] == "1" and Decimal(updated["total_paid_real"] or 0) == 0:
-                updated["total_paid_real"] = updated["total_paid"]
+                updated["total_paid_real"] = updated["total_paid"]  # OrderHistory: payment for the balance
+                currency = self.tables["currencies"][int(updated["id_currency"])]
+                self._insert_payment(updated["reference"], currency, Decimal(updated["total_paid"]),
+                                     updated["payment"], "", now)
             was_logable = old_state is not None and old_state["logable"] == "1"
             if was_logable and state_id == self.state_id("PS_OS_CANCELED"):
                 for row in order["associations"]["order_rows"]:
@@ -671,10 +697,16 @@ class ShopState:
                 self._recompute_product_row(int(record["id_product"]))
             self.counters.writes += 1
             return self.tables[resource.name][int(record["id"])], ("stock.changed", int(record["id_product"]))
-        if resource.name == "order_carriers" and send_email and record["tracking_number"]:
-            carrier = self.get("carriers", int(record["id_carrier"] or 0))
-            if carrier is not None and carrier["url"]:
-                self.counters.emails += 1  # OrderCarrier::sendInTransitEmail
+        if resource.name == "order_carriers":
+            if send_email and record["tracking_number"]:
+                carrier = self.get("carriers", int(record["id_carrier"] or 0))
+                if carrier is not None and carrier["url"]:
+                    self.counters.emails += 1  # OrderCarrier::sendInTransitEmail
+            order_id = int(record["id_order"] or 0)
+            order = self.get("orders", order_id)
+            if order is not None and self.carrier_rows.get(order_id) == int(record["id"]):
+                # orders.shipping_number is a getter: the first carrier row's tracking number.
+                self._replace("orders", {**order, "shipping_number": record["tracking_number"]})
         self._replace(resource.name, record)
         self.counters.writes += 1
         return record, self._event_for(resource.name, method, record)
