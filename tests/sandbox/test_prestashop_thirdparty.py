@@ -48,3 +48,32 @@ def test_prestapyt_reads_searches_and_writes(sandbox: SandboxServer) -> None:
 def test_cli_command_is_registered_and_documented() -> None:
     result = CliRunner().invoke(command, ["--help"])
     assert result.exit_code == 0 and "--webhook-secret" in result.output and "--orders" in result.output
+
+
+def test_cli_runs_the_sandbox_as_a_process(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from integration.devservices import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "integration", "sandbox", "prestashop", "--port", str(port),
+                                "--key", KEY, "--orders", "4"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                stats = requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1).json()
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the sandbox did not start")
+        assert stats["orders"] == 4
+        orders = requests.get(f"http://127.0.0.1:{port}/api/orders", auth=(KEY, ""), timeout=5)
+        assert orders.status_code == 200 and orders.content.count(b"<order id=") == 4
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

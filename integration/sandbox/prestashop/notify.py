@@ -38,7 +38,7 @@ class _Delivery:
 
 class WebhookSender:
     def __init__(self, url: str | None = None, secret: str | None = None, *, shop_id: int = 1, workers: int = 4,
-                 max_attempts: int = 8, timeout: float = 5.0):
+                 max_attempts: int = 12, timeout: float = 5.0):
         self.url = url
         self._secret = secret or ""
         self.shop_id = shop_id
