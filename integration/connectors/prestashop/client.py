@@ -317,8 +317,6 @@ class PrestaShopClient:
               params: Mapping[str, Any] | None = None, body: bytes | None = None) -> Any:
         response = self.request(method, resource, id, params=params, body=body)
         shown = self._display_url(self._url(resource, id), self._params(params))
-        if method == "GET" and response.status_code == 200 and not (response.content or b"").strip():
-            raise PrestaShopNotFound(f"PrestaShop: empty answer for {shown}", status=200, url=shown)
         return self._parse(response, shown)[1]
 
     # -- reads ------------------------------------------------------------------------------------------

@@ -4,6 +4,25 @@ The order of checks follows ``webservice/dispatcher.php`` and ``WebserviceReques
 username, then ``ws_key``), webservice enabled, key format / existence / activity, resource, method,
 shop context, then the call itself. Errors carry PrestaShop's codes and HTTP statuses; a missing object is a
 404 with an empty body.
+
+Control API (no auth, JSON in and out):
+
+- ``POST /_sandbox/faults`` ``{latency_ms, latency_jitter_ms, error_rate, error_status, rate_limit_rate,
+  timeout_rate, timeout_seconds, drop_rate, fail_next, down, php_notice}`` (merged into the current
+  settings), ``GET`` shows them with the counts injected, ``DELETE`` clears them;
+- ``GET /_sandbox/stats`` ``{"requests", "by_route", "cpu_seconds", "orders", "orders_placed", "emails",
+  "faults_injected", "webhooks"}``; ``POST /_sandbox/stats/reset``;
+- ``POST /_sandbox/webhooks`` ``{"url", "secret"}``; ``GET`` delivery counts;
+  ``POST /_sandbox/webhooks/drain`` ``{"timeout"}`` waits until every queued webhook is delivered;
+- ``POST /_sandbox/orders`` (see ``place_orders``) → ``201 {"orders": [ids]}``;
+- ``POST /_sandbox/orders/<id>/state`` ``{"state": 4 | "PS_OS_SHIPPING" | "shipping", "send_email"?}``;
+- ``POST /_sandbox/customers`` ``{"firstname"?, "lastname"?, "email"?, "company"?, "address"?: {...}}`` →
+  ``{"id_customer", "id_address"}``, or ``{"id", "fields": {...}}`` to update one;
+- ``POST /_sandbox/stock`` ``{"product_id", "combination_id"?, "quantity"}``;
+- ``POST /_sandbox/products/<id>`` ``{"fields": {"price": "21.000000"}}``;
+- ``POST /_sandbox/config`` ``{"version": "1.7.8.11", "webservice_enabled": false}`` (1.7 refuses PATCH);
+- ``POST /_sandbox/keys`` ``{"key", "active"?, "permissions"?: {"orders": ["GET"]}}``;
+- ``GET /_sandbox/health``.
 """
 
 from __future__ import annotations
