@@ -12,8 +12,6 @@ from integration.sandbox.prestashop.cli import command
 from integration.sandbox.server import SandboxServer
 from tests.sandbox.prestashop_helpers import KEY
 
-prestapyt = pytest.importorskip("prestapyt")
-
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
@@ -24,6 +22,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.mark.filterwarnings("ignore:This library may not be compatible")
 def test_prestapyt_reads_searches_and_writes(sandbox: SandboxServer) -> None:
+    prestapyt = pytest.importorskip("prestapyt")  # dev extra: prestapyt==0.11.1
     ps = prestapyt.PrestaShopWebServiceDict(f"{sandbox.url}/api", KEY)
     order = ps.get("orders", 1)["order"]
     assert order["id"] == "1" and isinstance(order["associations"]["order_rows"]["order_row"], list | dict)
