@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -65,14 +66,17 @@ DATE_FIELDS = frozenset({"date_add", "date_upd"})
 # a client each), so a write costs one POST, not two schema GETs first.
 _SCHEMA_CACHE: dict[tuple[str, int | None, str, str], bytes] = {}
 _READ_ONLY_CACHE: dict[tuple[str, int | None, str], frozenset[str]] = {}
+_ORDER_STATES_CACHE: dict[tuple[str, int | None], tuple[float, OrderStates]] = {}
+ORDER_STATES_TTL = 600.0
 _SCHEMA_LOCK = threading.Lock()
 
 
 def forget_schemas() -> None:
-    """Drop the cached schemas (tests; or after installing a module that adds fields)."""
+    """Drop the cached schemas and order states (tests; or after a module added fields or states)."""
     with _SCHEMA_LOCK:
         _SCHEMA_CACHE.clear()
         _READ_ONLY_CACHE.clear()
+        _ORDER_STATES_CACHE.clear()
 
 
 def make_session(max_retries: int = 3, pool_size: int = 32) -> requests.Session:
@@ -201,8 +205,6 @@ class PrestaShopClient:
         self.breaker = breaker
         self.version: str | None = None  # from the PSWS-Version header of the first answer
         self._patch_supported: bool | None = None
-        self._order_states: OrderStates | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any, *, redis: Any | None = None, name: str = "default",
@@ -526,14 +528,20 @@ class PrestaShopClient:
         return self.patch("stock_availables", int(row["id"]), {"quantity": int(quantity)})
 
     def order_states(self, refresh: bool = False) -> OrderStates:
-        """The ``PS_OS_*`` ids and every state's flags, read once from the shop and cached."""
-        with self._lock:
-            if self._order_states is not None and not refresh:
-                return self._order_states
+        """The ``PS_OS_*`` ids and every state's flags, read from the shop once per process and shop.
+
+        Kept for ``ORDER_STATES_TTL`` seconds (a merchant may add or remap a state while we run);
+        ``refresh=True`` reads them again at once.
+        """
+        cache_key = (self.base_url, self.id_shop)
+        with _SCHEMA_LOCK:
+            cached = _ORDER_STATES_CACHE.get(cache_key)
+        if cached is not None and not refresh and time.monotonic() - cached[0] < ORDER_STATES_TTL:
+            return cached[1]
         configurations = list(self.list("configurations", filters={"name": "[PS_OS_]%"},
                                         display=["id", "name", "value", "id_shop", "id_shop_group"]))
         states = list(self.list("order_states", display="full"))
         resolved = OrderStates.from_records(configurations, states, id_shop=self.id_shop)
-        with self._lock:
-            self._order_states = resolved
+        with _SCHEMA_LOCK:
+            _ORDER_STATES_CACHE[cache_key] = (time.monotonic(), resolved)
         return resolved
