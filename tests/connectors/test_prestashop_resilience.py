@@ -69,3 +69,36 @@ def test_breaker_success_resets_consecutive_failures() -> None:
     with pytest.raises(TransientError):
         breaker.call(_fail)
     assert breaker.state == "closed"
+
+
+def test_acquire_waits_for_the_next_token_when_the_wait_fits(redis_client) -> None:
+    limiter = RateLimiter("fast", rate_per_second=500, burst=1, redis=redis_client)
+    for _ in range(3):
+        limiter.acquire(timeout=5)  # the 2nd and 3rd wait ~2 ms for a refill instead of failing
+
+
+def test_rate_limited_says_when_to_retry() -> None:
+    limiter = RateLimiter("slow", rate_per_second=0.5, burst=1)
+    limiter.acquire(timeout=0)
+    with pytest.raises(RateLimited) as caught:
+        limiter.acquire(timeout=0)
+    assert caught.value.retry_after > 0 and caught.value.transient
+
+
+def test_half_open_lets_one_probe_through_across_workers(redis_client) -> None:
+    first = CircuitBreaker("probe", failure_threshold=1, reset_timeout=0, redis=redis_client)
+    second = CircuitBreaker("probe", failure_threshold=1, reset_timeout=0, redis=redis_client)
+    with pytest.raises(TransientError):
+        first.call(_fail)
+    seen: list[str] = []
+
+    def probe() -> str:
+        # While the first worker's probe is in flight, the second worker is refused.
+        with pytest.raises(CircuitOpen) as refused:
+            second.call(lambda: "second")
+        seen.append(type(refused.value).__name__)
+        return "first"
+
+    assert first.call(probe) == "first"
+    assert seen == ["CircuitOpen"] and first.state == "closed"
+    assert second.call(lambda: "second") == "second"
