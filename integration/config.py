@@ -70,6 +70,8 @@ class PrestaShopSettings:
     timeout: float = 15.0
     rate_per_second: float = 20.0
     burst: int = 40
+    breaker_failures: int = 5
+    breaker_reset: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class InforSettings:
     timeout: float = 30.0
     rate_per_second: float = 45.0  # the ION quota is about 3,000 calls a minute per tenant
     burst: int = 60
+    breaker_failures: int = 5
+    breaker_reset: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ def _connection_from(name: str, data: dict[str, Any], env: dict[str, str]) -> Co
             timeout=float(ps.get("timeout", env.get("PS_TIMEOUT", PrestaShopSettings.timeout))),
             rate_per_second=float(ps.get("rate_per_second", env.get("PS_RATE", PrestaShopSettings.rate_per_second))),
             burst=int(ps.get("burst", PrestaShopSettings.burst)),
+            breaker_failures=int(ps.get("breaker_failures", env.get("PS_BREAKER_FAILURES", 5))),
+            breaker_reset=float(ps.get("breaker_reset", env.get("PS_BREAKER_RESET", 30.0))),
         )
         infor_settings = InforSettings(
             ionapi_file=infor.get("ionapi_file", env.get("IONAPI_FILE")),
@@ -137,6 +143,8 @@ def _connection_from(name: str, data: dict[str, Any], env: dict[str, str]) -> Co
             timeout=float(infor.get("timeout", env.get("INFOR_TIMEOUT", InforSettings.timeout))),
             rate_per_second=float(infor.get("rate_per_second", env.get("INFOR_RATE", InforSettings.rate_per_second))),
             burst=int(infor.get("burst", InforSettings.burst)),
+            breaker_failures=int(infor.get("breaker_failures", env.get("INFOR_BREAKER_FAILURES", 5))),
+            breaker_reset=float(infor.get("breaker_reset", env.get("INFOR_BREAKER_RESET", 30.0))),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"connection {name!r}: {exc}") from None

@@ -93,7 +93,7 @@ def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis 
         ps.url, ps.key.reveal(), timezone=ps.timezone, use_ws_key_param=ps.use_ws_key_param,
         id_shop=ps.id_shop, id_group_shop=ps.id_group_shop, timeout=ps.timeout,
         rate_limiter=RateLimiter(f"ps:{conn.name}", ps.rate_per_second, ps.burst, redis=redis_client),
-        breaker=CircuitBreaker(f"ps:{conn.name}", redis=redis_client),
+        breaker=CircuitBreaker(f"ps:{conn.name}", ps.breaker_failures, ps.breaker_reset, redis=redis_client),
     )
 
 
@@ -113,7 +113,7 @@ def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None) 
     return M3Client(
         credentials, cono=infor.cono, divi=infor.divi, redis=redis_client, timeout=infor.timeout,
         rate_limiter=RateLimiter(f"infor:{conn.name}", infor.rate_per_second, infor.burst, redis=redis_client),
-        breaker=CircuitBreaker(f"infor:{conn.name}", redis=redis_client),
+        breaker=CircuitBreaker(f"infor:{conn.name}", infor.breaker_failures, infor.breaker_reset, redis=redis_client),
     )
 
 

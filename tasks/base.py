@@ -29,6 +29,13 @@ TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError,
              SoftTimeLimitExceeded)
 
 
+DEFERRED_BUDGET_FACTOR = 3
+
+
+def _deferred(exc: BaseException) -> bool:
+    return float(getattr(exc, "retry_after", 0.0) or 0.0) > 0
+
+
 def backoff_seconds(retries: int, base: float, maximum: float) -> float:
     """Full jitter: uniform in [base, min(max, base * 2**retries)] (never zero, never a thundering herd)."""
     ceiling = min(maximum, base * (2 ** retries))
@@ -54,10 +61,19 @@ class SyncTask(Task):
     def max_sync_retries(self) -> int:
         return int(self.app.conf.get("retry_max_retries", 8))
 
-    def countdown(self) -> float:
+    def will_retry(self, exc: BaseException) -> bool:
+        """Within the retry budget. A wait the remote side asked for (an open circuit, a rate limit) is not a
+        real attempt, so it gets a larger budget; it still ends, so nothing loops forever."""
+        budget = self.max_sync_retries * (DEFERRED_BUDGET_FACTOR if _deferred(exc) else 1)
+        return self.request.retries < budget
+
+    def countdown(self, exc: BaseException | None = None) -> float:
+        """Backoff with jitter, but never sooner than the remote side said it can take a call again."""
         conf = self.app.conf
-        return backoff_seconds(self.request.retries, float(conf.get("retry_backoff_base", 2.0)),
-                               float(conf.get("retry_backoff_max", 300.0)))
+        delay = backoff_seconds(self.request.retries, float(conf.get("retry_backoff_base", 2.0)),
+                                float(conf.get("retry_backoff_max", 300.0)))
+        retry_after = float(getattr(exc, "retry_after", 0.0) or 0.0)
+        return max(delay, min(retry_after, float(conf.get("retry_backoff_max", 300.0))))
 
     def halt_chain(self) -> None:
         """Stop the rest of the chain (the event is final): Celery reads request.chain after we return."""

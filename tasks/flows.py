@@ -26,12 +26,11 @@ def _make_step_task(flow: Flow, step: str) -> Task:
     def run(self: SyncTask, event_id: int) -> int:
         structlog.contextvars.bind_contextvars(event_id=event_id, step=step, task_id=self.request.id)
         try:
-            will_retry = self.request.retries < self.max_sync_retries
             try:
-                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=will_retry)
+                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=self.will_retry)
             except TRANSIENT as exc:
-                if will_retry:
-                    raise self.retry(exc=exc, countdown=self.countdown(), max_retries=self.max_sync_retries) from exc
+                if self.will_retry(exc):
+                    raise self.retry(exc=exc, countdown=self.countdown(exc), max_retries=None) from exc
                 self.dead_letter(event_id, step, exc)
                 raise
             except Exception as exc:

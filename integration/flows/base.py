@@ -74,12 +74,16 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
             "resolution": "an unexpected error: see the traceback in the dead letter and report it", "details": {}}
 
 
-def run_step(rt: Runtime, flow: Flow, step: str, event_id: int, *, will_retry: bool = True) -> StepOutcome:
+def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
+             *, will_retry: Callable[[BaseException], bool] | bool = True) -> StepOutcome:
     """Run one step of one event. Raises TransientError (retry it) or any other exception (dead-letter it).
 
-    ``will_retry`` tells the runner whether a transient failure will be retried, so the row says
-    ``retrying`` only when that is true.
+    ``will_retry`` tells the runner whether a transient failure will be retried (a flag, or a predicate on
+    the exception), so the row says ``retrying`` only when that is true.
     """
+    def retrying(exc: BaseException) -> bool:
+        return will_retry(exc) if callable(will_retry) else will_retry
+
     store = rt.store
     event = store.start_step(event_id, step)
     if event is None:
@@ -105,8 +109,9 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int, *, will_retry: b
         bound.warning("event held for review", reason=exc.message)
         return StepOutcome(proceed=False, status=m.HELD)
     except TransientError as exc:
-        store.fail_step(event_id, step, exc.to_dict(), retrying=will_retry)
-        bound.warning("step failed, transient", error=exc.message, will_retry=will_retry)
+        again = retrying(exc)
+        store.fail_step(event_id, step, exc.to_dict(), retrying=again)
+        bound.warning("step failed, transient", error=exc.message, will_retry=again)
         raise
     except PermanentError as exc:
         store.fail_step(event_id, step, exc.to_dict(), retrying=False)
@@ -116,7 +121,7 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int, *, will_retry: b
         error = describe_error(exc)
         error["transient"] = is_transient(exc)
         error["traceback"] = tb.format_exc(limit=20)
-        store.fail_step(event_id, step, error, retrying=will_retry and error["transient"])
+        store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc))
         bound.exception("step failed", transient=error["transient"])
         raise
     store.finish_step(event_id, step, output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from integration.config import Settings, load_settings
 from integration.runtime import reset_runtime
 
 WEBHOOK_SECRET = "test-webhook-secret"
+BROKER_PREFIX = f"psinfor-test-{os.getpid()}:"
 PS_KEY = "TESTKEY0000000000000000000000001"
 
 
@@ -21,6 +23,8 @@ def celery_app(redis_url: str) -> Any:
     from tasks.app import app, use_broker
 
     use_broker(redis_url)
+    # Every test session gets its own key prefix, so two test runs on one Redis never consume each other's tasks.
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": BROKER_PREFIX}
     # Fast retries in tests; the policy itself is unchanged.
     app.conf.update(retry_backoff_base=0.2, retry_backoff_max=1.0, retry_max_retries=12,
                     worker_send_task_events=False, task_send_sent_event=False)
@@ -39,6 +43,8 @@ def make_settings(db_url: str, redis_url: str, tmp_path: Path) -> Callable[..., 
             "PS_URL": "http://127.0.0.1:9/api",
             "LOG_FORMAT": "console",
             "POLL_OVERLAP_SECONDS": "300",
+            "PS_BREAKER_RESET": "1",
+            "INFOR_BREAKER_RESET": "1",
             **overrides,
         }
         return load_settings(env)
@@ -46,13 +52,33 @@ def make_settings(db_url: str, redis_url: str, tmp_path: Path) -> Callable[..., 
     return make
 
 
+class Broker:
+    """The test session's slice of the broker's Redis (keys under ``BROKER_PREFIX``)."""
+
+    def __init__(self, url: str):
+        self.redis = redis.Redis.from_url(url)
+
+    def clear(self) -> None:
+        keys = list(self.redis.scan_iter(f"{BROKER_PREFIX}*", count=1000))
+        if keys:
+            self.redis.delete(*keys)
+        for key in self.redis.scan_iter("psinfor:*", count=1000):  # locks and beat leader of this run
+            self.redis.delete(key)
+
+    def queue_length(self, queue: str) -> int:
+        return int(self.redis.llen(f"{BROKER_PREFIX}{queue}"))
+
+    def exists(self, key: str) -> bool:
+        return bool(self.redis.exists(key))
+
+
 @pytest.fixture
-def clean_broker(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+def clean_broker(redis_url: str) -> Iterator[Broker]:
+    broker = Broker(redis_url)
+    broker.clear()
+    yield broker
+    broker.clear()
+    broker.redis.close()
 
 
 @pytest.fixture
