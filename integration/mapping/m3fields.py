@@ -1,38 +1,34 @@
-"""M3 transaction fields and their maximum lengths, from ``m3_fields.json`` beside this module.
+"""M3 transaction fields and their maximum lengths, as the mapping engine asks for them.
 
-The mapping files may only name fields a transaction really has, and values must fit M3's lengths
-(too long → ``InputFieldTooLong`` at run time). Knowing both here lets the loader refuse a typo at start-up
-and validation refuse an over-long value before anything is sent. The JSON is a subset derived from the
-tenant swagger (see its ``_source``); a deployment whose tenant differs edits it.
+One source of truth: the metadata the Infor connector ships (``integration/connectors/infor/m3_metadata.json``),
+so the loader refusing a typo at start-up, validation refusing an over-long value, and the connector's own
+check before sending all agree. A deployment whose tenant differs edits that one file.
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-_PATH = Path(__file__).with_name("m3_fields.json")
-
-
-@lru_cache(maxsize=1)
-def _data() -> dict[str, Any]:
-    return dict(json.loads(_PATH.read_text(encoding="utf-8"))["programs"])
+from integration.connectors.infor import metadata
 
 
 def has_transaction(program: str, transaction: str) -> bool:
-    return transaction in _data().get(program, {})
+    return metadata.transaction_meta(program, transaction) is not None
+
+
+def _meta(program: str, transaction: str) -> metadata.TransactionMeta:
+    meta = metadata.transaction_meta(program, transaction)
+    if meta is None:
+        raise KeyError(f"{program}/{transaction}")
+    return meta
 
 
 def field_lengths(program: str, transaction: str) -> dict[str, int | None]:
     """FIELD → maximum length for one transaction (None when the swagger gave no length)."""
-    return dict(_data()[program][transaction]["fields"])
+    return dict(_meta(program, transaction).inputs)
 
 
 def required_fields(program: str, transaction: str) -> list[str]:
-    return list(_data()[program][transaction]["required"])
+    return list(_meta(program, transaction).required)
 
 
 def transactions(program: str) -> list[str]:
-    return sorted(_data().get(program, {}))
+    return metadata.known_transactions().get(program, [])
