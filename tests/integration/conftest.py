@@ -108,3 +108,38 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: fl
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+class Systems:
+    """Both sandboxes and our receiver over real HTTP, with settings and a runtime pointing at them."""
+
+    def __init__(self, tmp_path: Path, make_settings: Callable[..., Settings], runtime_for: Callable[[Settings], Any]):
+        from integration.sandbox.infor import start_infor_sandbox
+        from integration.sandbox.prestashop import start_prestashop_sandbox
+        from integration.sandbox.server import serve_wsgi
+        from integration.web.app import create_app
+        from tasks.dispatch import enqueue
+
+        self.infor = start_infor_sandbox(port=0)
+        self.ionapi = self.infor.write_ionapi(tmp_path / "sandbox.ionapi")
+        self.ps = start_prestashop_sandbox(port=0, key=PS_KEY)
+        self.settings = make_settings(PS_URL=f"{self.ps.url}/api", IONAPI_FILE=str(self.ionapi))
+        self.rt = runtime_for(self.settings)
+        self.receiver = serve_wsgi(create_app(self.settings, enqueue=enqueue))
+        import requests
+
+        hook = {"url": f"{self.receiver.url}/webhooks/prestashop", "secret": WEBHOOK_SECRET}
+        requests.post(f"{self.ps.url}/_sandbox/webhooks", json=hook, timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.receiver.stop()
+        self.ps.stop()
+        self.infor.stop()
+
+
+@pytest.fixture
+def systems(tmp_path: Path, make_settings: Callable[..., Settings], runtime_for: Any, celery_app: Any,
+            clean_broker: Broker) -> Iterator[Systems]:
+    running = Systems(tmp_path, make_settings, runtime_for)
+    yield running
+    running.stop()

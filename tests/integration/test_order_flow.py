@@ -13,10 +13,8 @@ import requests
 
 from integration.connectors.prestashop import webhooks
 from integration.flows.maintenance import poll_orders, sweep
-from integration.sandbox.server import serve_wsgi
 from integration.store import models as m
-from integration.web.app import create_app
-from tests.integration.conftest import PS_KEY, WEBHOOK_SECRET, wait_until
+from tests.integration.conftest import WEBHOOK_SECRET, wait_until
 
 
 class Pipeline:
@@ -70,24 +68,8 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(tmp_path, make_settings, runtime_for, celery_app, worker):
-    from integration.sandbox.infor import start_infor_sandbox
-    from integration.sandbox.prestashop import start_prestashop_sandbox
-    from tasks.dispatch import enqueue
-
-    infor = start_infor_sandbox(port=0)
-    ionapi = tmp_path / "sandbox.ionapi"
-    infor.write_ionapi(ionapi)
-    ps = start_prestashop_sandbox(port=0, key=PS_KEY)
-    settings = make_settings(PS_URL=f"{ps.url}/api", IONAPI_FILE=str(ionapi))
-    rt = runtime_for(settings)
-    receiver = serve_wsgi(create_app(settings, enqueue=enqueue))
-    requests.post(f"{ps.url}/_sandbox/webhooks", json={"url": f"{receiver.url}/webhooks/prestashop",
-                                                        "secret": WEBHOOK_SECRET}, timeout=10).raise_for_status()
-    yield Pipeline(ps, infor, receiver, rt)
-    receiver.stop()
-    ps.stop()
-    infor.stop()
+def pipeline(systems, worker):
+    return Pipeline(systems.ps, systems.infor, systems.receiver, systems.rt)
 
 
 def test_a_shop_order_becomes_one_infor_order(pipeline: Pipeline):

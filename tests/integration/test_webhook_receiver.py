@@ -43,10 +43,10 @@ def test_valid_webhook_is_stored_and_enqueued_once(receiver):
     assert response.status_code == 202, response.json
     event = store.get_event(response.json["event_id"])
     assert (event.entity, event.source_id, event.status) == ("order", "7", m.QUEUED)
-    assert broker.llen("orders") == 1
+    assert broker.queue_length("orders") == 1
     again = _post(client, _order_body(), webhook_id="delivery-1")
     assert again.status_code == 202 and again.json == {"event_id": event.id, "duplicate": True}
-    assert broker.llen("orders") == 1
+    assert broker.queue_length("orders") == 1
 
 
 def test_event_without_a_flow_is_kept_not_enqueued(receiver):
@@ -55,7 +55,7 @@ def test_event_without_a_flow_is_kept_not_enqueued(receiver):
     response = _post(client, body)
     assert response.status_code == 202
     assert store.get_event(response.json["event_id"]).status == m.PENDING_FLOW
-    assert broker.llen("orders") == 0
+    assert broker.queue_length("orders") == 0
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_bad_requests_get_a_clear_4xx_and_enqueue_nothing(receiver, case, status
         response = _post(client, body, **kwargs)
     assert response.status_code == status
     assert response.json["error"] == error
-    assert broker.llen("orders") == 0
+    assert broker.queue_length("orders") == 0
     assert store.status_counts() == {}
 
 
@@ -109,7 +109,7 @@ def test_unknown_connection_is_404(receiver):
     response = client.post("/webhooks/prestashop/nope", data=body,
                            headers=webhooks.sign_headers(WEBHOOK_SECRET, "x", body))
     assert response.status_code == 404
-    assert broker.llen("orders") == 0
+    assert broker.queue_length("orders") == 0
 
 
 def test_health_and_readiness(receiver, make_settings):

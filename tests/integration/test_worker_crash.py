@@ -16,9 +16,7 @@ import pytest
 import requests
 
 from integration.flows.maintenance import sweep
-from integration.sandbox.server import serve_wsgi
 from integration.store import models as m
-from integration.web.app import create_app
 from tests.integration.conftest import BROKER_PREFIX, PS_KEY, WEBHOOK_SECRET, wait_until
 
 BIN = Path(sys.executable).parent
@@ -47,20 +45,10 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
                          indirect=True)
-def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(
-        tmp_path, db_url, redis_url, make_settings, runtime_for, celery_app, clean_broker):
-    from integration.sandbox.infor import start_infor_sandbox
-    from integration.sandbox.prestashop import start_prestashop_sandbox
+def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(tmp_path, db_url, redis_url, systems):
     from tasks.dispatch import enqueue
 
-    infor = start_infor_sandbox(port=0)
-    ionapi = infor.write_ionapi(tmp_path / "sandbox.ionapi")
-    ps = start_prestashop_sandbox(port=0, key=PS_KEY)
-    settings = make_settings(PS_URL=f"{ps.url}/api", IONAPI_FILE=str(ionapi))
-    rt = runtime_for(settings)
-    receiver = serve_wsgi(create_app(settings, enqueue=enqueue))
-    requests.post(f"{ps.url}/_sandbox/webhooks", json={"url": f"{receiver.url}/webhooks/prestashop",
-                                                        "secret": WEBHOOK_SECRET}, timeout=10).raise_for_status()
+    ps, infor, ionapi, rt = systems.ps, systems.infor, systems.ionapi, systems.rt
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "PS_URL": f"{ps.url}/api",
            "PS_KEY": PS_KEY, "IONAPI_FILE": str(ionapi), "WEBHOOK_SECRET": WEBHOOK_SECRET,
            "PSINFOR_BROKER_PREFIX": BROKER_PREFIX,
@@ -105,6 +93,3 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(
     finally:
         for proc in workers:
             _kill(proc)
-        receiver.stop()
-        ps.stop()
-        infor.stop()
