@@ -85,22 +85,22 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
         return will_retry(exc) if callable(will_retry) else will_retry
 
     store = rt.store
-    event = store.start_step(event_id, step)
-    if event is None:
-        return StepOutcome(proceed=False, status="noop")
-    view = EventView(event.id, event.connection, event.entity, event.source_id, event.event_type,
-                     dict(event.payload or {}), event.attempts)
     names = flow.step_names
     index = names.index(step)
-    previous = store.step_output(event_id, names[index - 1]) if index else None
+    started = store.start_step(event_id, step, names[index - 1] if index else None)
+    if started is None:
+        return StepOutcome(proceed=False, status="noop")
+    event, previous = started
+    view = EventView(event.id, event.connection, event.entity, event.source_id, event.event_type,
+                     dict(event.payload or {}), event.attempts)
     bound = log.bind(event_id=event_id, entity=flow.entity, source_id=view.source_id, step=step,
                      connection=view.connection)
     fn = dict(flow.steps)[step]
     try:
         output = fn(rt, view, dict(previous or {}))
     except SkipEvent as exc:
-        store.finish_step(event_id, step, {"skipped": exc.message})
-        store.set_status(event_id, m.SKIPPED, result={"skipped": exc.message, "step": step})
+        store.finish_step(event_id, step, {"skipped": exc.message}, final_status=m.SKIPPED,
+                          result={"skipped": exc.message, "step": step})
         bound.info("event skipped", reason=exc.message)
         return StepOutcome(proceed=False, status=m.SKIPPED)
     except HeldForReview as exc:
@@ -124,9 +124,10 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
         store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc))
         bound.exception("step failed", transient=error["transient"])
         raise
-    store.finish_step(event_id, step, output)
-    if index == len(names) - 1:
-        store.set_status(event_id, m.SUCCEEDED, result=output)
+    last = index == len(names) - 1
+    store.finish_step(event_id, step, output, final_status=m.SUCCEEDED if last else None,
+                      result=output if last else None)
+    if last:
         bound.info("event succeeded", **{k: v for k, v in output.items() if isinstance(v, str | int)})
         return StepOutcome(proceed=False, status=m.SUCCEEDED)
     bound.debug("step done")

@@ -109,37 +109,47 @@ class Store:
             )
 
     # -- steps ---------------------------------------------------------------------------------------
-    def start_step(self, event_id: int, step: str) -> m.SyncEvent | None:
-        """Record that a step begins; returns None when the event is already final (nothing to do)."""
+    def start_step(self, event_id: int, step: str,
+                   previous_step: str | None = None) -> tuple[m.SyncEvent, dict[str, Any] | None] | None:
+        """Record that a step begins and return the event with the previous step's output (one transaction).
+
+        Returns None when the event is already final: there is nothing left to do.
+        """
         with self.session() as s:
             event = s.get(m.SyncEvent, event_id)
             if event is None or event.status in m.FINAL_STATUSES:
                 return None
-            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
+            rows = {r.step: r for r in s.scalars(select(m.SyncStep).where(
+                m.SyncStep.event_id == event_id, m.SyncStep.step.in_([step, previous_step or step])))}
+            row = rows.get(step)
             if row is None:
                 row = m.SyncStep(event_id=event_id, step=step, status="running", attempts=0)
                 s.add(row)
+            now = m.utcnow()
             row.status = "running"
-            row.attempts += 1
-            row.started_at = m.utcnow()
+            row.attempts = (row.attempts or 0) + 1
+            row.started_at = now
             event.status = m.RUNNING
             event.current_step = step
             event.attempts += 1
-            event.updated_at = m.utcnow()
-            return event
+            event.updated_at = now
+            previous = rows[previous_step].output if previous_step and previous_step in rows else None
+            return event, previous
 
-    def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None) -> None:
+    def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
+                    final_status: str | None = None, result: dict[str, Any] | None = None) -> None:
+        """The step's outcome and snapshot, and (for the last step, or a skip) the event's final status."""
+        now = m.utcnow()
         with self.session() as s:
-            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
-            if row is None:
-                return
-            row.status = "done"
-            row.output = to_jsonable(output) if output is not None else None
-            row.error = None
-            row.finished_at = m.utcnow()
-            event = s.get(m.SyncEvent, event_id)
-            if event is not None:
-                event.updated_at = m.utcnow()
+            s.execute(update(m.SyncStep)
+                      .where(m.SyncStep.event_id == event_id, m.SyncStep.step == step)
+                      .values(status="done", output=to_jsonable(output) if output is not None else None,
+                              error=None, finished_at=now))
+            values: dict[str, Any] = {"updated_at": now}
+            if final_status is not None:
+                values.update(status=final_status, finished_at=now,
+                              result=to_jsonable(result) if result is not None else None)
+            s.execute(update(m.SyncEvent).where(m.SyncEvent.id == event_id).values(**values))
 
     def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool) -> None:
         with self.session() as s:
@@ -154,12 +164,6 @@ class Store:
                 if event.status not in m.FINAL_STATUSES:
                     event.status = m.RETRYING if retrying else event.status
                 event.updated_at = m.utcnow()
-
-    def step_output(self, event_id: int, step: str) -> dict[str, Any] | None:
-        with self.session() as s:
-            return s.scalar(
-                select(m.SyncStep.output).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step)
-            )
 
     # -- bindings ------------------------------------------------------------------------------------
     def get_binding(self, connection: str, entity: str, ps_id: str) -> str | None:

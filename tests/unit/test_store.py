@@ -34,13 +34,14 @@ def test_steps_record_outcome_and_snapshot(store: Store):
     event_id, _ = store.add_event(_event())
     assert store.start_step(event_id, "extract") is not None
     store.finish_step(event_id, "extract", {"bundle": {"order": {"id": 5}}})
-    assert store.step_output(event_id, "extract") == {"bundle": {"order": {"id": 5}}}
-    store.start_step(event_id, "transform")
+    _, previous = store.start_step(event_id, "transform", "extract")
+    assert previous == {"bundle": {"order": {"id": 5}}}
     store.fail_step(event_id, "transform", {"type": "Timeout", "message": "slow"}, retrying=True)
     snap = store.event_snapshot(event_id)
     assert snap["status"] == m.RETRYING and snap["current_step"] == "transform"
     assert [s["status"] for s in snap["steps"]] == ["done", "retrying"]
-    store.set_status(event_id, m.SUCCEEDED)
+    store.finish_step(event_id, "transform", {"x": 1}, final_status=m.SUCCEEDED, result={"orno": "1"})
+    assert store.get_event(event_id).result == {"orno": "1"}
     assert store.start_step(event_id, "load") is None  # final events do nothing
 
 
