@@ -18,7 +18,11 @@ broker_url = _settings.redis_url
 # Redis has no native acks: an unacked message comes back after the visibility timeout. It must exceed the
 # longest task *and* the longest retry countdown (retry_backoff_max), or the task would run twice.
 VISIBILITY_TIMEOUT = int(os.environ.get("PSINFOR_VISIBILITY_TIMEOUT", 7200))
-broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT, "fanout_prefix": True, "fanout_patterns": True}
+broker_transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT, "fanout_prefix": True,
+                                               "fanout_patterns": True}
+# Several deployments (or test runs) can share one Redis: each gets its own key prefix.
+if os.environ.get("PSINFOR_BROKER_PREFIX"):
+    broker_transport_options["global_keyprefix"] = os.environ["PSINFOR_BROKER_PREFIX"]
 broker_connection_retry_on_startup = True
 
 QUEUE_NAMES = ("webhooks", "orders", "customers", "catalog", "inventory", "status", "dead_letter", "maintenance")

@@ -36,8 +36,8 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A clean Redis database for one test."""
-    client = redis.Redis.from_url(redis_url)
+    """A clean Redis database for one test (db 14: not the one the Celery tests use as their broker)."""
+    client = redis.Redis.from_url(redis_url, db=14)
     client.flushdb()
     yield client
     client.flushdb()
