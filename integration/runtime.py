@@ -84,17 +84,10 @@ class Runtime:
 
 def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis | None) -> PrestaShopClient:
     from integration.connectors.prestashop.client import PrestaShopClient
-    from integration.connectors.resilience import CircuitBreaker, RateLimiter
 
-    ps = conn.prestashop
-    if not ps.key:
+    if not conn.prestashop.key:
         raise ConfigurationError(f"connection {conn.name!r}: no PrestaShop key", resolution="set PS_KEY")
-    return PrestaShopClient(
-        ps.url, ps.key.reveal(), timezone=ps.timezone, use_ws_key_param=ps.use_ws_key_param,
-        id_shop=ps.id_shop, id_group_shop=ps.id_group_shop, timeout=ps.timeout,
-        rate_limiter=RateLimiter(f"ps:{conn.name}", ps.rate_per_second, ps.burst, redis=redis_client),
-        breaker=CircuitBreaker(f"ps:{conn.name}", ps.breaker_failures, ps.breaker_reset, redis=redis_client),
-    )
+    return PrestaShopClient.from_settings(conn.prestashop, redis=redis_client, name=conn.name)
 
 
 def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None) -> M3Client:
@@ -103,15 +96,9 @@ def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None) 
     from integration.connectors.resilience import CircuitBreaker, RateLimiter
 
     infor = conn.infor
-    if infor.ionapi_json:
-        credentials = IonApiCredentials.load(content=infor.ionapi_json.reveal())
-    elif infor.ionapi_file:
-        credentials = IonApiCredentials.load(path=infor.ionapi_file)
-    else:
-        raise ConfigurationError(f"connection {conn.name!r}: no .ionapi credentials",
-                                 resolution="set IONAPI_FILE (a path) or IONAPI_JSON (the file's content)")
     return M3Client(
-        credentials, cono=infor.cono, divi=infor.divi, redis=redis_client, timeout=infor.timeout,
+        IonApiCredentials.from_settings(infor), cono=infor.cono, divi=infor.divi, redis=redis_client,
+        timeout=infor.timeout,
         rate_limiter=RateLimiter(f"infor:{conn.name}", infor.rate_per_second, infor.burst, redis=redis_client),
         breaker=CircuitBreaker(f"infor:{conn.name}", infor.breaker_failures, infor.breaker_reset, redis=redis_client),
     )

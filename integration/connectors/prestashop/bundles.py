@@ -11,6 +11,8 @@ new one, so the order's ids always point at what the customer saw at checkout.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,10 +60,51 @@ def assemble_bundle(order: dict[str, Any], get: Getter) -> dict[str, Any]:
     }
 
 
+# Objects that hardly ever change and that every order refers to: read once per process and TTL, not per order.
+# (PrestaShop versions carriers, so a carrier id never changes meaning; orders carry their own conversion rate.)
+REFERENCE_RESOURCES = frozenset({"currencies", "countries", "states", "carriers"})
+REFERENCE_TTL_SECONDS = 300.0
+
+
+class ReferenceCache:
+    """A small thread-safe TTL cache of reference objects, per shop (base URL and shop id)."""
+
+    def __init__(self, ttl: float = REFERENCE_TTL_SECONDS):
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+
+    def get(self, client: Any, resource: str, object_id: int) -> dict[str, Any]:
+        key = (getattr(client, "base_url", id(client)), getattr(client, "id_shop", None), resource, object_id)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        record: dict[str, Any] = client.get(resource, object_id)
+        with self._lock:
+            self._entries[key] = (now, record)
+        return record
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+reference_cache = ReferenceCache()
+
+
 def fetch_order_bundle(client: Any, order_id: int) -> dict[str, Any]:
-    """The bundle of one order, live from the shop (7 to 10 GETs; shared objects are read once)."""
+    """The bundle of one order, live from the shop: the order, its customer and addresses (3 to 4 GETs), with
+    currency, countries, states and carrier from the reference cache (read once per process and TTL)."""
     order = client.get("orders", int(order_id))
-    return assemble_bundle(order, client.get)
+
+    def get(resource: str, object_id: int) -> dict[str, Any]:
+        if resource in REFERENCE_RESOURCES:
+            return reference_cache.get(client, resource, object_id)
+        return dict(client.get(resource, object_id))
+
+    return assemble_bundle(order, get)
 
 
 def read_order_bundle(path: str | Path, *, timezone: str = "Europe/Paris") -> dict[str, Any]:

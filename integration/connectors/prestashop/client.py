@@ -215,7 +215,7 @@ class PrestaShopClient:
         worker of that connection shares one budget and one view of the shop's health.
         """
         limiter = RateLimiter(f"prestashop:{name}", settings.rate_per_second, settings.burst, redis=redis)
-        breaker = CircuitBreaker(f"prestashop:{name}", redis=redis)
+        breaker = CircuitBreaker(f"prestashop:{name}", settings.breaker_failures, settings.breaker_reset, redis=redis)
         return cls(settings.url, settings.key, timezone=settings.timezone,
                    use_ws_key_param=settings.use_ws_key_param, id_shop=settings.id_shop,
                    id_group_shop=settings.id_group_shop, timeout=settings.timeout, session=session,
