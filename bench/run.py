@@ -12,6 +12,7 @@ Figures go to ``bench/results/<timestamp>.json`` and ``bench/results/latest.json
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import threading
 import time
@@ -42,33 +43,40 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def bench_receiver(stack: Stack, total: int, concurrency: int) -> dict[str, Any]:
-    url = f"{stack.web_url}/webhooks/prestashop"
+    """Signed webhooks from ``concurrency`` keep-alive connections (http.client: the lightest client we have,
+    since it shares the 2 cores with the server). Also the receiver's own CPU per request."""
+    host, port = stack.web_url.removeprefix("http://").split(":")
     local = threading.local()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
+    bodies = [json.dumps({"event": "order.created", "shop_id": 1, "id_order": 900_000 + i,
+                          "occurred_at": datetime.now(UTC).isoformat()}).encode() for i in range(total)]
+    signed = [webhooks.sign_headers(WEBHOOK_SECRET, str(uuid.uuid4()), body) for body in bodies]
 
     def post(i: int) -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        body = json.dumps({"event": "order.created", "shop_id": 1, "id_order": 900_000 + i,
-                           "occurred_at": datetime.now(UTC).isoformat()}).encode()
-        headers = webhooks.sign_headers(WEBHOOK_SECRET, str(uuid.uuid4()), body)
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(host, int(port), timeout=30)
         start = time.perf_counter()
-        response = session.post(url, data=body, headers=headers, timeout=30)
+        conn.request("POST", "/webhooks/prestashop", body=bodies[i], headers=signed[i])
+        response = conn.getresponse()
+        response.read()
         elapsed = time.perf_counter() - start
         with lock:
             latencies.append(elapsed)
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            statuses[response.status] = statuses.get(response.status, 0) + 1
 
+    cpu_before = stack.cpu_seconds("web")
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(post, range(total)))
     wall = time.perf_counter() - started
+    cpu = stack.cpu_seconds("web") - cpu_before
     return {"requests": total, "concurrency": concurrency, "seconds": round(wall, 3),
             "requests_per_s": round(total / wall, 1), "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
             "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1), "statuses": statuses,
+            "receiver_cpu_ms_per_request": round(cpu * 1000 / total, 2),
             "gunicorn_workers": stack.web_workers}
 
 
@@ -253,7 +261,8 @@ def _print_summary(r: dict[str, Any]) -> None:
           f"PrestaShop {e2e['prestashop_calls_per_order']}")
     print(f"  ION quota bound : {e2e['ion_quota_bound_orders_per_s']} orders/s at {ION_QUOTA_PER_MINUTE} calls/min")
     print(f"  receiver        : {rec['requests_per_s']} req/s, p50 {rec['p50_ms']} ms, p99 {rec['p99_ms']} ms "
-          f"({rec['concurrency']} concurrent, statuses {rec['statuses']})")
+          f"({rec['concurrency']} concurrent, statuses {rec['statuses']}); "
+          f"{rec['receiver_cpu_ms_per_request']} ms receiver CPU per request")
     print(f"  sandboxes GET   : PrestaShop {r['sandbox_prestashop_get']['requests_per_s']} req/s, "
           f"Infor {r['sandbox_infor_get']['requests_per_s']} req/s")
     print(f"  written to {RESULTS / 'latest.json'}")

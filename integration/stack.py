@@ -192,8 +192,16 @@ class Stack:
             time.sleep(0.1)
 
     def cpu_seconds(self, name: str) -> float:
-        """User + system CPU of a process and its children so far (Linux /proc)."""
-        pid = self.procs[name].popen.pid
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        """User + system CPU so far of every live process in the group of ``name`` (gunicorn's workers and
+        celery's pool included), plus what its reaped children used (Linux /proc)."""
+        pgid = self.procs[name].popen.pid
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:  # field 5 of /proc/PID/stat: the process group
+                total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        return total / ticks

@@ -7,6 +7,7 @@ one, so a crash between "created in Infor" and "binding saved" cannot double an 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from integration.errors import ValidationFailed
@@ -37,22 +38,18 @@ def extract(rt: Runtime, event: EventView, _previous: dict[str, Any]) -> dict[st
 
 def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[str, Any]:
     """Canonical order and the Infor transactions it becomes; the customer is ensured first."""
-    from integration.canonical import OrderSchema
-
     bundle = extracted["bundle"]
     engine = rt.mapping
     order = engine.ps_order_to_canonical(bundle)
     cuno = ensure_customer(rt, event.connection, bundle)
     calls = engine.order_to_infor(order, cuno=cuno)
-    return {"canonical": OrderSchema().dump(order), "cuno": cuno, "calls": calls}
+    return {"canonical": _order_schema().dump(order), "cuno": cuno, "calls": calls}
 
 
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
     """Business rules before the write; anomalies hold the order for review."""
-    from integration.canonical import OrderSchema
-
     engine = rt.mapping
-    order = OrderSchema().load(transformed["canonical"])
+    order = _order_schema().load(transformed["canonical"])
     failures = engine.validate_order(order, transformed["calls"], cuno=transformed["cuno"])
     if failures:
         rows = [to_jsonable(f) for f in failures]
@@ -83,6 +80,14 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
             orno = create_batch_order(m3, calls).orno
         rt.store.save_binding(connection, ENTITY, event.source_id, orno, {"cuor": cuor, "cuno": validated["cuno"]})
     return {"orno": orno, "cuor": cuor, "cuno": validated["cuno"], "recovered": recovered}
+
+
+@cache
+def _order_schema() -> Any:
+    """One schema instance: building a marshmallow schema deep-copies its fields, so it is not done per order."""
+    from integration.canonical import OrderSchema
+
+    return OrderSchema()
 
 
 def _cuor(calls: list[dict[str, Any]]) -> str:

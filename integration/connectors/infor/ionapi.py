@@ -22,6 +22,7 @@ import requests
 from redis.exceptions import RedisError
 
 from integration.config import InforSettings, Secret
+from integration.connectors.http import settle_environment
 from integration.connectors.infor.errors import InforAuthError, InforTransientError
 from integration.errors import ConfigurationError
 
@@ -183,7 +184,7 @@ class TokenProvider:
     def __init__(self, credentials: IonApiCredentials, *, session: requests.Session | None = None,
                  redis: Any | None = None, timeout: float = 30.0, lock_timeout: float = 30.0):
         self.credentials = credentials
-        self.session = session or requests.Session()
+        self.session = session or settle_environment(requests.Session(), credentials.token_url)
         self.redis = redis
         self.timeout = timeout
         self.lock_timeout = lock_timeout

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from integration.connectors.http import settle_environment
 from integration.connectors.infor.errors import (
     InforAuthError,
     InforHTTPError,
@@ -188,7 +189,7 @@ class M3Client:
         self.credentials = credentials
         self.cono = str(cono)
         self.divi = str(divi)
-        self.session = session or requests.Session()
+        self.session = session or settle_environment(requests.Session(), credentials.api_base)
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout or max(timeout, 180.0)
         self.rate_limiter = rate_limiter

@@ -29,6 +29,7 @@ from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from integration.config import Secret
+from integration.connectors.http import settle_environment
 from integration.connectors.prestashop import parsing
 from integration.connectors.prestashop.errors import (
     PrestaShopError,
@@ -200,7 +201,7 @@ class PrestaShopClient:
         self.id_shop = id_shop
         self.id_group_shop = id_group_shop
         self.timeout = float(timeout)
-        self.session = session if session is not None else make_session(max_retries)
+        self.session = session if session is not None else settle_environment(make_session(max_retries), base)
         self.rate_limiter = rate_limiter
         self.breaker = breaker
         self.version: str | None = None  # from the PSWS-Version header of the first answer
