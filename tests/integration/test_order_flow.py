@@ -163,3 +163,24 @@ def test_sweeper_recovers_an_event_whose_chain_was_lost(pipeline: Pipeline):
     assert sweep(pipeline.rt, pipeline.enqueue(), stale_seconds=0) == [event_id]
     [event] = pipeline.wait_final(order_id)
     assert event.status == m.SUCCEEDED
+
+
+def test_operator_resyncs_one_order_and_everything_since_a_date(pipeline: Pipeline):
+    from click.testing import CliRunner
+
+    from integration.cli import main
+
+    [synced] = pipeline.place()
+    pipeline.wait_final(synced)
+    [missed] = pipeline.place(send_webhook=False)
+    again = CliRunner().invoke(main, ["resync", "order", str(synced)])
+    assert again.exit_code == 0, again.output
+    events = pipeline.wait_final(synced, count=2)
+    assert sorted(e.status for e in events) == [m.SKIPPED, m.SUCCEEDED]  # already in Infor: nothing doubled
+    since = CliRunner().invoke(main, ["resync", "orders", "--since", "2000-01-01"])
+    assert since.exit_code == 0, since.output
+    assert "1 enqueued" in since.output and "1 already synced" in since.output
+    [event] = pipeline.wait_final(missed)
+    assert event.status == m.SUCCEEDED and event.source_system == "operator"
+    bad = CliRunner().invoke(main, ["resync", "orders", "--since", "yesterday"])
+    assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
