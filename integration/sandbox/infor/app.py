@@ -22,12 +22,11 @@ duplicate orders), ``expire_tokens`` (every issued access token stops working at
 from __future__ import annotations
 
 import base64
-import random
 import secrets
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
@@ -35,6 +34,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, jsonify, request
 
 from integration.connectors.infor.metadata import transaction_meta
+from integration.sandbox.faults import FaultConfig, Faults
 from integration.sandbox.infor.state import CONTEXT_PARAMS, DEFAULT_MAXRECS, M3State, Nok
 
 TENANT = "PSINFOR_SBX"
@@ -110,64 +110,15 @@ class TokenStore:
             self._access.clear()
 
 
-FAULT_KEYS = {
-    "latency_ms": float, "latency_jitter_ms": float, "error_rate": float, "error_status": int,
-    "rate_limit_rate": float, "timeout_rate": float, "timeout_ms": float, "drop_rate": float,
-    "fail_next": int, "down": bool,
-}
-
-
 @dataclass
-class Faults:
-    latency_ms: float = 0.0
-    latency_jitter_ms: float = 0.0
-    error_rate: float = 0.0
-    error_status: int = 500
-    rate_limit_rate: float = 0.0
-    timeout_rate: float = 0.0
+class InforFaultConfig(FaultConfig):
+    """ION's own: a gateway timeout answers 504 after ``timeout_ms`` (the target never saw the call)."""
+
     timeout_ms: float = 200.0
-    drop_rate: float = 0.0
-    fail_next: int = 0
-    down: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    rng: random.Random = field(default_factory=random.Random, repr=False)
 
-    def update(self, data: dict[str, Any]) -> None:
-        with self.lock:
-            for key, kind in FAULT_KEYS.items():
-                if key in data and data[key] is not None:
-                    setattr(self, key, kind(data[key]))
-            if data.get("seed") is not None:
-                self.rng.seed(data["seed"])
 
-    def clear(self) -> None:
-        with self.lock:
-            for key in FAULT_KEYS:
-                setattr(self, key, Faults.__dataclass_fields__[key].default)
-
-    def view(self) -> dict[str, Any]:
-        with self.lock:
-            return {key: getattr(self, key) for key in FAULT_KEYS}
-
-    def decide(self) -> tuple[str | None, float]:
-        """(fault to apply or None, latency seconds) for one gateway request."""
-        with self.lock:
-            if self.down:
-                return "down", 0.0
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                return "fail", 0.0
-            delay = max(0.0, self.latency_ms + self.rng.uniform(-1, 1) * self.latency_jitter_ms) / 1000
-            roll = self.rng.random
-            if self.rate_limit_rate and roll() < self.rate_limit_rate:
-                return "429", delay
-            if self.timeout_rate and roll() < self.timeout_rate:
-                return "timeout", delay + self.timeout_ms / 1000
-            if self.error_rate and roll() < self.error_rate:
-                return "fail", delay
-            if self.drop_rate and roll() < self.drop_rate:
-                return "drop", delay
-            return None, delay
+def infor_faults() -> Faults:
+    return Faults(config_type=InforFaultConfig)
 
 
 class Stats:
@@ -200,7 +151,7 @@ class Gateway:
         self.state = state
         self.credentials = credentials
         self.tokens = TokenStore(token_ttl)
-        self.faults = Faults()
+        self.faults = infor_faults()
         self.stats = Stats()
 
 
@@ -285,10 +236,14 @@ def create_app(gateway: Gateway) -> Flask:
 
     def gateway_fault(*, token_endpoint: bool = False) -> tuple[Response | None, bool]:
         """Apply faults: (an error response or None, whether the answer must be dropped after running)."""
-        kind, delay = faults.decide()
+        decision = faults.decide()
+        kind = decision.action
+        delay = decision.delay_seconds
+        if kind == "timeout":
+            delay += getattr(faults.config, "timeout_ms", 200.0) / 1000
         if delay:
             time.sleep(delay)
-        if kind is None:
+        if not kind:
             return None, False
         with stats.lock:
             stats.faults[kind] += 1
@@ -296,15 +251,14 @@ def create_app(gateway: Gateway) -> Flask:
             return _json({"error": "Service Unavailable"}, 503), False
         if token_endpoint:  # the authorization server only suffers outages and latency
             return None, False
-        if kind == "429":
+        if kind == "rate_limit":
             response = _json({"error": "Too Many Requests", "message": "Quota exceeded"}, 429)
             response.headers["Retry-After"] = "1"
             return response, False
         if kind == "timeout":
             return _json({"error": "Gateway Timeout", "message": "The target did not answer in time"}, 504), False
-        if kind == "fail":
-            status = faults.error_status
-            return _json({"error": "Injected failure", "status": status}, status), False
+        if kind == "error":
+            return _json({"error": "Injected failure", "status": decision.status}, decision.status), False
         return None, kind == "drop"
 
     def authorized() -> Response | None:
@@ -480,27 +434,27 @@ def create_app(gateway: Gateway) -> Flask:
     @app.post("/_sandbox/faults")
     def set_faults() -> Response:
         data = request.get_json(silent=True) or {}
-        unknown = set(data) - set(FAULT_KEYS) - {"expire_tokens", "seed", "token_ttl"}
-        if unknown:
-            return _json({"error": f"unknown fault settings: {', '.join(sorted(unknown))}"}, 400)
+        extras = {"expire_tokens", "seed", "token_ttl"}
         try:
-            faults.update(data)
+            faults.update({k: v for k, v in data.items() if k not in extras})
         except (TypeError, ValueError) as exc:
             return _json({"error": str(exc)}, 400)
+        if data.get("seed") is not None:
+            faults.seed(int(data["seed"]))
         if data.get("expire_tokens"):
             tokens.expire_all()
         if data.get("token_ttl") is not None:  # lifetime of tokens issued from now on
             tokens.ttl = float(data["token_ttl"])
-        return _json(faults.view(), 200)
+        return _json(faults.snapshot(), 200)
 
     @app.get("/_sandbox/faults")
     def get_faults() -> Response:
-        return _json(faults.view(), 200)
+        return _json(faults.snapshot(), 200)
 
     @app.delete("/_sandbox/faults")
     def clear_faults() -> Response:
         faults.clear()
-        return _json(faults.view(), 200)
+        return _json(faults.snapshot(), 200)
 
     @app.get("/_sandbox/stats")
     def get_stats() -> Response:

@@ -36,12 +36,13 @@ import socket
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
+from integration.sandbox.faults import Decision, FaultConfig, Faults
 from integration.sandbox.prestashop import render
-from integration.sandbox.prestashop.faults import Decision, Faults
 from integration.sandbox.prestashop.notify import WebhookSender
 from integration.sandbox.prestashop.query import (
     WsError,
@@ -65,6 +66,18 @@ _ID_LIST_RE = re.compile(r"\[(\d+(?:\|\d+)*)\]\Z")
 _DIGITS_RE = re.compile(r"\d+\Z")
 JSON_VALUE = "JSON"
 
+
+
+@dataclass
+class PrestaShopFaultConfig(FaultConfig):
+    """The shop's own faults: a hung PHP pool (``timeout_seconds``) and PHP notices printed before the XML."""
+
+    timeout_seconds: float = 30.0
+    php_notice: float = 0.0  # share of successful XML answers with a PHP notice printed before the XML
+
+
+def prestashop_faults(seed: int | None = None) -> Faults:
+    return Faults(seed, config_type=PrestaShopFaultConfig, rates=("php_notice",))
 
 class Stats:
     def __init__(self) -> None:
@@ -118,7 +131,7 @@ class PrestaShopSandboxApp:
     def __init__(self, state: ShopState, webhooks: WebhookSender, faults: Faults | None = None):
         self.state = state
         self.webhooks = webhooks
-        self.faults = faults or Faults()
+        self.faults = faults or prestashop_faults()
         self.stats = Stats()
         self.stopping = threading.Event()
         self._cache: dict[tuple[Any, ...], tuple[dict[str, Any], bytes]] = {}
@@ -173,7 +186,9 @@ class PrestaShopSandboxApp:
         local_sha1 = request.headers.get("Local-Content-Sha1")
         if local_sha1 and response.status_code == 200 and local_sha1 == response.headers.get("Content-Sha1"):
             response = Response(b"", 304, dict(response.headers), content_type=response.headers["Content-Type"])
-        if decision.php_notice and response.status_code < 400 and response.mimetype == "text/xml":
+        if (response.status_code < 400 and response.mimetype == "text/xml"
+                and self.faults.roll(getattr(self.faults.config, "php_notice", 0.0))):
+            self.faults.count("php_notice")
             response.set_data(PHP_NOTICE + response.get_data())
         return response
 
@@ -185,7 +200,7 @@ class PrestaShopSandboxApp:
                     sock.shutdown(socket.SHUT_RDWR)
             return Response(b"", 500)
         if decision.action == "timeout":
-            self.stopping.wait(self.faults.config.timeout_seconds)
+            self.stopping.wait(getattr(self.faults.config, "timeout_seconds", 30.0))
             return None
         if decision.action == "rate_limit":
             return Response(b"<html><body><h1>429 Too Many Requests</h1></body></html>", 429,
