@@ -106,6 +106,9 @@ class Settings:
     connections: dict[str, ConnectionSettings]
     poll_overlap_seconds: int = 300
     sweeper_stale_seconds: int = 600
+    # Held by the worker running one of an event's steps; outlives the hard time limit. A killed worker's
+    # events wait this long before another worker may take them.
+    event_lock_seconds: float = 300.0
 
     def connection(self, name: str = "default") -> ConnectionSettings:
         try:
@@ -176,6 +179,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         connections=connections,
         poll_overlap_seconds=int(env.get("POLL_OVERLAP_SECONDS", 300)),
         sweeper_stale_seconds=int(env.get("SWEEPER_STALE_SECONDS", 600)),
+        event_lock_seconds=float(env.get("PSINFOR_EVENT_LOCK_SECONDS", 300)),
     )
 
 

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 
 class LockBusy(TransientError):
-    """Another worker holds the record; try again shortly."""
+    """Another worker holds the record; try again shortly (``retry_after``: when its lock expires at the latest)."""
+
+    retry_after: float = 0.0
 
 
 class Runtime:
@@ -71,9 +73,13 @@ class Runtime:
     @contextmanager
     def record_lock(self, name: str, *, timeout: float = 120.0, wait: float = 20.0) -> Iterator[None]:
         """One worker at a time per record (two webhooks for one order must not both create it)."""
-        lock = self.redis.lock(f"psinfor:lock:{name}", timeout=timeout, blocking_timeout=wait)
+        key = f"psinfor:lock:{name}"
+        lock = self.redis.lock(key, timeout=timeout, blocking_timeout=wait)
         if not lock.acquire():
-            raise LockBusy(f"record {name} is being synced by another worker")
+            busy = LockBusy(f"record {name} is being synced by another worker")
+            # When the holder may be dead, its lock only goes when it expires: wait for that, not an attempt.
+            busy.retry_after = max(0.0, float(self.redis.pttl(key) or 0) / 1000)
+            raise busy
         try:
             yield
         finally:

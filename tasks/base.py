@@ -85,6 +85,10 @@ class SyncTask(Task):
         text = "".join(traceback.format_exception(exc))
         rt = get_runtime()
         dlq_id = rt.store.dead_letter(event_id, step=step, task_name=self.name, error=error, traceback=text)
+        if not dlq_id:
+            log.warning("late failure of an event already finished; not dead-lettered", event_id=event_id,
+                        step=step, error=error.get("message"))
+            return
         log.error("event dead-lettered", event_id=event_id, step=step, dead_letter_id=dlq_id,
                   error=error.get("message"), resolution=error.get("resolution"))
         try:

@@ -81,6 +81,13 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
     ``will_retry`` tells the runner whether a transient failure will be retried (a flag, or a predicate on
     the exception), so the row says ``retrying`` only when that is true.
     """
+    # One execution of an event at a time: a redelivered message and the sweeper's re-enqueue may race.
+    with rt.record_lock(f"event:{event_id}", timeout=rt.settings.event_lock_seconds, wait=5):
+        return _run_step_locked(rt, flow, step, event_id, will_retry)
+
+
+def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
+                     will_retry: Callable[[BaseException], bool] | bool) -> StepOutcome:
     def retrying(exc: BaseException) -> bool:
         return will_retry(exc) if callable(will_retry) else will_retry
 

@@ -70,6 +70,11 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
 
     connection = event.connection
     with rt.record_lock(f"{connection}:{ENTITY}:{event.source_id}"):
+        bound = rt.store.binding_data(connection, ENTITY, event.source_id)
+        if bound is not None and bound.get("event_id") == event.id:
+            # This event created the order and was interrupted before it could say so (a dead worker).
+            orno = rt.store.get_binding(connection, ENTITY, event.source_id)
+            return {"orno": orno, "cuor": bound.get("cuor"), "cuno": bound.get("cuno"), "recovered": True}
         _already_synced(rt, event)
         m3 = rt.m3(connection)
         calls = validated["calls"]
@@ -78,7 +83,8 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
         recovered = orno is not None
         if orno is None:
             orno = create_batch_order(m3, calls).orno
-        rt.store.save_binding(connection, ENTITY, event.source_id, orno, {"cuor": cuor, "cuno": validated["cuno"]})
+        rt.store.save_binding(connection, ENTITY, event.source_id, orno,
+                              {"cuor": cuor, "cuno": validated["cuno"], "event_id": event.id})
     return {"orno": orno, "cuor": cuor, "cuno": validated["cuno"], "recovered": recovered}
 
 

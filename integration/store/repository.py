@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from integration.errors import TransientError
 from integration.jsonutil import to_jsonable
 from integration.store import models as m
 from integration.store.db import session_scope
@@ -87,8 +88,8 @@ class Store:
                    error: dict[str, Any] | None = None) -> None:
         with self.session() as s:
             event = s.get(m.SyncEvent, event_id)
-            if event is None:
-                return
+            if event is None or (event.status in m.FINAL_STATUSES and status != m.RECEIVED):
+                return  # a final outcome is only changed by a replay
             event.status = status
             if result is not None:
                 event.result = to_jsonable(result)
@@ -113,8 +114,15 @@ class Store:
                    previous_step: str | None = None) -> tuple[m.SyncEvent, dict[str, Any] | None] | None:
         """Record that a step begins and return the event with the previous step's output (one transaction).
 
-        Returns None when the event is already final: there is nothing left to do.
+        Returns None when the event is already final, or has moved past this step: nothing left to do.
         """
+        try:
+            return self._start_step(event_id, step, previous_step)
+        except IntegrityError:  # another execution inserted the step row at the same moment
+            raise TransientError(f"event {event_id} step {step} is being started by another worker") from None
+
+    def _start_step(self, event_id: int, step: str,
+                    previous_step: str | None) -> tuple[m.SyncEvent, dict[str, Any] | None] | None:
         with self.session() as s:
             event = s.get(m.SyncEvent, event_id)
             if event is None or event.status in m.FINAL_STATUSES:
@@ -122,6 +130,8 @@ class Store:
             rows = {r.step: r for r in s.scalars(select(m.SyncStep).where(
                 m.SyncStep.event_id == event_id, m.SyncStep.step.in_([step, previous_step or step])))}
             row = rows.get(step)
+            if row is not None and row.status == "done" and event.current_step != step:
+                return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
             if row is None:
                 row = m.SyncStep(event_id=event_id, step=step, status="running", attempts=0)
                 s.add(row)
@@ -149,7 +159,10 @@ class Store:
             if final_status is not None:
                 values.update(status=final_status, finished_at=now,
                               result=to_jsonable(result) if result is not None else None)
-            s.execute(update(m.SyncEvent).where(m.SyncEvent.id == event_id).values(**values))
+            # A final event keeps its outcome: a late duplicate never overwrites "succeeded" with "skipped".
+            s.execute(update(m.SyncEvent)
+                      .where(m.SyncEvent.id == event_id, m.SyncEvent.status.not_in(m.FINAL_STATUSES))
+                      .values(**values))
 
     def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool) -> None:
         with self.session() as s:
@@ -170,6 +183,14 @@ class Store:
         with self.session() as s:
             return s.scalar(
                 select(m.Binding.infor_id).where(
+                    m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
+                )
+            )
+
+    def binding_data(self, connection: str, entity: str, ps_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            return s.scalar(
+                select(m.Binding.data).where(
                     m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
                 )
             )
@@ -233,12 +254,14 @@ class Store:
                       .values(updated_at=m.utcnow()))
 
     def open_event_for(self, connection: str, entity: str, source_id: str) -> int | None:
-        """An active event for this record, if any (the poller does not enqueue a second one)."""
+        """An event of this record that is in flight, held for review, or dead-lettered and not yet replayed:
+        the poller must not start another (a dead order would be rejected again, and again)."""
+        waiting = (m.ACTIVE_STATUSES | {m.HELD, m.DEAD})
         with self.session() as s:
             return s.scalar(
                 select(m.SyncEvent.id).where(
                     m.SyncEvent.connection == connection, m.SyncEvent.entity == entity,
-                    m.SyncEvent.source_id == source_id, m.SyncEvent.status.in_(m.ACTIVE_STATUSES),
+                    m.SyncEvent.source_id == source_id, m.SyncEvent.status.in_(waiting),
                 ).limit(1)
             )
 
@@ -250,6 +273,9 @@ class Store:
             event = s.get(m.SyncEvent, event_id)
             if event is None:
                 raise LookupError(f"sync_event {event_id} does not exist")
+            if event.status in (m.SUCCEEDED, m.SKIPPED, m.DEAD):
+                # Another execution already finished this event: a late duplicate's failure is not news.
+                return 0
             row = m.DeadLetter(
                 event_id=event_id, connection=event.connection, entity=event.entity, source_id=event.source_id,
                 step=step, task_name=task_name, error_type=str(error.get("type", "Error")),
@@ -288,11 +314,11 @@ class Store:
             if event is None:
                 return None
             event.status = m.RECEIVED
+            event.current_step = None
             event.finished_at = None
             event.updated_at = m.utcnow()
-            for step in event.steps:
-                if step.status != "done":
-                    step.status = "pending"
+            for step in event.steps:  # a replay runs every step again, from fresh data
+                step.status = "pending"
             return event.id
 
     def status_counts(self, connection: str | None = None, since: datetime | None = None) -> dict[str, int]:

@@ -151,6 +151,9 @@ def test_infor_rejecting_an_order_dead_letters_it_at_once_with_infors_message(pi
     assert letter.resolution
     assert pipeline.store.event_snapshot(event.id)["steps"][-1]["attempts"] == 1  # not retried
     assert pipeline.store.get_binding("default", "order", str(order_id)) is None
+    # the poller leaves it to the operator: no second rejected batch order in M3 on every poll
+    result = poll_orders(pipeline.rt, "default", pipeline.enqueue())
+    assert result.enqueued == [] and result.skipped_open == 1
 
 
 def test_sweeper_recovers_an_event_whose_chain_was_lost(pipeline: Pipeline):

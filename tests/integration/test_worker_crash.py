@@ -51,7 +51,7 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(tmp_pat
     ps, infor, ionapi, rt = systems.ps, systems.infor, systems.ionapi, systems.rt
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "PS_URL": f"{ps.url}/api",
            "PS_KEY": PS_KEY, "IONAPI_FILE": str(ionapi), "WEBHOOK_SECRET": WEBHOOK_SECRET,
-           "PSINFOR_BROKER_PREFIX": BROKER_PREFIX,
+           "PSINFOR_BROKER_PREFIX": BROKER_PREFIX, "PSINFOR_EVENT_LOCK_SECONDS": "15",
            "PSINFOR_RETRY_BACKOFF": "0.2", "PSINFOR_RETRY_BACKOFF_MAX": "1", "LOG_FORMAT": "json"}
     workers: list[subprocess.Popen[bytes]] = []
     try:
