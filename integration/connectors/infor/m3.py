@@ -343,7 +343,12 @@ class M3Client:
         path = urlsplit(url).path
         try:
             response = self.session.request(method, url, headers=headers, **kwargs)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.exceptions.SSLError:
+            raise InforHTTPError(f"M3 {label}: the ION API gateway's TLS certificate was refused", path=path,
+                                 resolution="check the gateway URL (iu) and the CA bundle") from None
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            # Including an answer cut off mid-body: for a write, its outcome is unknown.
             raise self._transient(f"M3 {label}: {type(exc).__name__} talking to the ION API gateway",
                                   None, path, idempotent) from None
         except requests.RequestException as exc:

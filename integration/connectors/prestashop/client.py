@@ -80,6 +80,12 @@ def forget_schemas() -> None:
         _ORDER_STATES_CACHE.clear()
 
 
+# Retrying these cannot help, and counting them as outages would open the circuit for every worker.
+PERMANENT_TRANSPORT_ERRORS = (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                              requests.exceptions.TooManyRedirects, requests.exceptions.MissingSchema,
+                              requests.exceptions.InvalidSchema)
+
+
 def make_session(max_retries: int = 3, pool_size: int = 32) -> requests.Session:
     """A pooled session that retries idempotent calls on connection errors, 429 and 502/503/504.
 
@@ -279,6 +285,11 @@ class PrestaShopClient:
                 method, url, params=params, data=body, headers=headers, auth=auth,
                 timeout=(min(self.timeout, 10.0), self.timeout), allow_redirects=method in ("GET", "HEAD"),
             )
+        except PERMANENT_TRANSPORT_ERRORS as exc:
+            raise PrestaShopPermanentError(
+                f"PrestaShop ({method} {shown}): {type(exc).__name__}", url=shown,
+                resolution="a configuration problem, not an outage: check PS_URL, its TLS certificate and "
+                           "redirects (an http→https redirect loses the request body)") from None
         except requests.RequestException as exc:
             raise self._transport_error(exc, method, shown) from None
         version = response.headers.get("PSWS-Version")

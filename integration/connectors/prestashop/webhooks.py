@@ -17,6 +17,7 @@ HEADER_ID = "Webhook-Id"
 HEADER_TIMESTAMP = "Webhook-Timestamp"
 HEADER_SIGNATURE = "Webhook-Signature"
 REPLAY_WINDOW_SECONDS = 300
+MAX_WEBHOOK_ID_LENGTH = 128
 
 # event name -> the body field that carries the object's id
 EVENTS: dict[str, str] = {
@@ -33,9 +34,20 @@ class SignatureError(ValueError):
     """The request is not signed by someone holding the shared secret, or is too old."""
 
 
+def secret_key(secret: str) -> bytes:
+    """The HMAC key: a Standard Webhooks ``whsec_<base64>`` secret is base64-decoded (as the libraries that
+    implement the spec do); any other secret is used as its UTF-8 bytes (as our PHP module does)."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            pass
+    return secret.encode()
+
+
 def compute_signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
     signed = webhook_id.encode() + b"." + timestamp.encode() + b"." + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
@@ -62,6 +74,8 @@ def verify(
     """Raise ``SignatureError`` unless the request is authentic and fresh."""
     if not webhook_id or not timestamp or not signature_header:
         raise SignatureError(f"missing {HEADER_ID}, {HEADER_TIMESTAMP} or {HEADER_SIGNATURE} header")
+    if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
+        raise SignatureError(f"{HEADER_ID} is longer than {MAX_WEBHOOK_ID_LENGTH} characters")
     try:
         ts = int(timestamp)
     except ValueError:
