@@ -29,7 +29,7 @@ class FaultConfig:
 
 
 RATES = ("error_rate", "rate_limit_rate", "timeout_rate", "drop_rate")
-INTEGERS = ("fail_next", "error_status")
+INTEGERS = ("fail_next", "error_status", "drop_after_count")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,10 @@ class Faults:
             for name, value in changes.items():
                 if value is None:
                     continue
-                if name == "down":
+                default = getattr(self.config_type(), name)
+                if isinstance(default, str):
+                    current[name] = str(value)
+                elif name == "down":
                     current[name] = bool(value)
                 elif name in self.rates:
                     current[name] = 1.0 if value is True else float(value or 0)
@@ -92,6 +95,16 @@ class Faults:
             return False
         with self._lock:
             return self._rng.random() < rate
+
+    def consume(self, counter: str) -> bool:
+        """Use up one of a counted fault (``fail_next`` style): True while any were left."""
+        with self._lock:
+            left = int(getattr(self.config, counter))
+            if left <= 0:
+                return False
+            self.config = self.config_type(**{**asdict(self.config), counter: left - 1})
+            self._count(counter)
+            return True
 
     def count(self, action: str) -> None:
         with self._lock:

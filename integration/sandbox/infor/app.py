@@ -115,6 +115,10 @@ class InforFaultConfig(FaultConfig):
     """ION's own: a gateway timeout answers 504 after ``timeout_ms`` (the target never saw the call)."""
 
     timeout_ms: float = 200.0
+    # The next ``drop_after_count`` answers of one transaction ("OIS100MI/Confirm") are lost after M3 ran it:
+    # the caller sees a gateway 504 and cannot know whether its write happened.
+    drop_after: str = ""
+    drop_after_count: int = 0
 
 
 def infor_faults() -> Faults:
@@ -376,7 +380,8 @@ def create_app(gateway: Gateway) -> Flask:
             body = _v2_body([result])
             body.update({k: v for k, v in result.items() if k.startswith("error")}, transaction=transaction)
             return dropped() if drop else _json(body, 400)
-        if drop:
+        lost = getattr(faults.config, "drop_after", "") == f"{program}/{transaction}"
+        if drop or (lost and faults.consume("drop_after_count")):
             return dropped()
         return _json(_v2_body([_v2_result(transaction, records, parameters=record if extended else None)]), 200)
 
