@@ -109,6 +109,8 @@ class Settings:
     # Held by the worker running one of an event's steps; outlives the hard time limit. A killed worker's
     # events wait this long before another worker may take them.
     event_lock_seconds: float = 300.0
+    # How long M3 gets to finish a write whose answer was lost, before we ask it what happened.
+    outcome_settle_seconds: float = 30.0
 
     def connection(self, name: str = "default") -> ConnectionSettings:
         try:
@@ -180,6 +182,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         poll_overlap_seconds=int(env.get("POLL_OVERLAP_SECONDS", 300)),
         sweeper_stale_seconds=int(env.get("SWEEPER_STALE_SECONDS", 600)),
         event_lock_seconds=float(env.get("PSINFOR_EVENT_LOCK_SECONDS", 300)),
+        outcome_settle_seconds=float(env.get("PSINFOR_OUTCOME_SETTLE_SECONDS", 30)),
     )
 
 

@@ -42,6 +42,12 @@ class TransientError(IntegrationError):
     transient = True
 
 
+class LockBusy(TransientError):
+    """Another worker holds the record; try again shortly (``retry_after``: when its hold ends at the latest)."""
+
+    retry_after: float = 0.0
+
+
 class PermanentError(IntegrationError):
     """Retrying cannot help: bad data, a rejection by the target, a missing mapping."""
 

@@ -15,19 +15,13 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from integration.config import ConnectionSettings, Settings, get_settings
-from integration.errors import ConfigurationError, TransientError
+from integration.errors import ConfigurationError, LockBusy
 from integration.store.repository import Store
 
 if TYPE_CHECKING:
     from integration.connectors.infor.m3 import M3Client
     from integration.connectors.prestashop.client import PrestaShopClient
     from integration.mapping.engine import MappingEngine
-
-
-class LockBusy(TransientError):
-    """Another worker holds the record; try again shortly (``retry_after``: when its lock expires at the latest)."""
-
-    retry_after: float = 0.0
 
 
 class Runtime:

@@ -10,14 +10,19 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from integration.errors import ValidationFailed
+import structlog
+
+from integration.errors import LockBusy, NotFound, ValidationFailed
 from integration.flows.base import EventView, Flow, SkipEvent
 from integration.flows.customers import ensure_customer
 from integration.jsonutil import to_jsonable
+from integration.store import models as m
+from integration.store.models import PENDING_PREFIX
 
 if TYPE_CHECKING:
     from integration.runtime import Runtime
 
+log = structlog.get_logger("psinfor.orders")
 ENTITY = "order"
 
 
@@ -65,27 +70,83 @@ def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict
 
 
 def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, Any]:
-    """Create the Infor order once, and bind it."""
+    """Create the Infor order once, and bind it.
+
+    The creation is claimed in SQL first (a pending binding owned by this event), so no other event can
+    create the order meanwhile, however long M3 takes. A claim this event left behind (a dead worker, a lost
+    answer) is resolved from what M3 knows: the temporary batch order's status in OIS275, then the CUOR.
+    """
+    from integration.connectors.infor.errors import WriteOutcomeUnknown
     from integration.connectors.infor.orders import create_batch_order, find_order_by_customer_ref
 
-    connection = event.connection
-    with rt.record_lock(f"{connection}:{ENTITY}:{event.source_id}"):
-        bound = rt.store.binding_data(connection, ENTITY, event.source_id)
-        if bound is not None and bound.get("event_id") == event.id:
-            # This event created the order and was interrupted before it could say so (a dead worker).
-            orno = rt.store.get_binding(connection, ENTITY, event.source_id)
-            return {"orno": orno, "cuor": bound.get("cuor"), "cuno": bound.get("cuno"), "recovered": True}
-        _already_synced(rt, event)
+    connection, ps_id = event.connection, event.source_id
+    calls = validated["calls"]
+    facts = {"cuor": _cuor(calls), "cuno": validated["cuno"], "event_id": event.id}
+    with rt.record_lock(f"{connection}:{ENTITY}:{ps_id}"):
         m3 = rt.m3(connection)
-        calls = validated["calls"]
-        cuor = _cuor(calls)
-        orno = find_order_by_customer_ref(m3, cuor, validated["cuno"])
-        recovered = orno is not None
-        if orno is None:
-            orno = create_batch_order(m3, calls).orno
-        rt.store.save_binding(connection, ENTITY, event.source_id, orno,
-                              {"cuor": cuor, "cuno": validated["cuno"], "event_id": event.id})
-    return {"orno": orno, "cuor": cuor, "cuno": validated["cuno"], "recovered": recovered}
+        row = rt.store.binding_row(connection, ENTITY, ps_id)
+        if row is None:
+            orno = find_order_by_customer_ref(m3, facts["cuor"], facts["cuno"])
+            if orno is not None:  # created before we kept bindings, or the store lost it
+                rt.store.finalize_binding(connection, ENTITY, ps_id, orno, facts)
+                return {"orno": orno, **facts, "recovered": True}
+            if not rt.store.claim(connection, ENTITY, ps_id, event.id, facts):
+                raise LockBusy(f"order {ps_id} was claimed by another event a moment ago")
+        else:
+            infor_id, data = row
+            if not infor_id.startswith(PENDING_PREFIX):
+                if data.get("event_id") == event.id:  # ours, interrupted before it could say so
+                    return {"orno": infor_id, **facts, "recovered": True}
+                raise SkipEvent(f"order {ps_id} is already Infor order {infor_id}")
+            recovered = _resolve_claim(rt, m3, event, data, facts)
+            if recovered is not None:
+                return recovered
+        try:
+            result = create_batch_order(
+                m3, calls,
+                on_temporary=lambda temporary: rt.store.update_claim(connection, ENTITY, ps_id,
+                                                                     temporary_orno=temporary))
+        except WriteOutcomeUnknown as exc:
+            # M3 may still be working on it: ask OIS275 only once it has had time to finish.
+            exc.retry_after = max(float(exc.retry_after or 0), rt.settings.outcome_settle_seconds)
+            raise
+        rt.store.finalize_binding(connection, ENTITY, ps_id, result.orno,
+                                  {**facts, "temporary_orno": result.temporary_orno})
+    return {"orno": result.orno, **facts, "recovered": False}
+
+
+def _resolve_claim(rt: Runtime, m3: Any, event: EventView, claim: dict[str, Any],
+                   facts: dict[str, Any]) -> dict[str, Any] | None:
+    """A pending claim: wait for a live owner, take over a finished one, and find an order it already made."""
+    from integration.connectors.infor.orders import find_order_by_customer_ref, get_temporary_order_status
+
+    connection, ps_id = event.connection, event.source_id
+    owner = int(claim.get("event_id") or 0)
+    if owner != event.id:
+        owner_event = rt.store.get_event(owner)
+        if owner_event is not None and owner_event.status in m.ACTIVE_STATUSES:
+            raise LockBusy(f"order {ps_id} is being created by event {owner}")
+        rt.store.update_claim(connection, ENTITY, ps_id, event_id=event.id, taken_over_from=owner)
+    temporary = claim.get("temporary_orno")
+    orno: str | None = None
+    if temporary:
+        try:
+            status = get_temporary_order_status(m3, str(temporary))
+        except NotFound:
+            status = {}
+        if str(status.get("STAT", "")).strip() == "90" and str(status.get("ORNR", "")).strip():
+            orno = str(status["ORNR"]).strip()
+    if orno is None:
+        orno = find_order_by_customer_ref(m3, facts["cuor"], facts["cuno"])
+    if orno is not None:
+        rt.store.finalize_binding(connection, ENTITY, ps_id, orno, {**facts, "temporary_orno": temporary})
+        return {"orno": orno, **facts, "recovered": True}
+    if temporary:  # never confirmed: a new batch order replaces it (the old one stays unconfirmed in OIS275)
+        log.warning("abandoning an unconfirmed batch order", order=ps_id, temporary_orno=temporary,
+                    resolution="delete it in OIS275 when convenient")
+        abandoned = [*claim.get("abandoned", []), temporary]
+        rt.store.update_claim(connection, ENTITY, ps_id, temporary_orno=None, abandoned=abandoned)
+    return None
 
 
 @cache

@@ -114,6 +114,11 @@ class SyncStep(Base):
     event: Mapped[SyncEvent] = relationship(back_populates="steps")
 
 
+# A binding whose Infor record is being created: ``infor_id`` is ``~pending:<event id>`` until it is known.
+# The claim is in SQL, not only in a Redis lock, so it cannot expire under a slow write.
+PENDING_PREFIX = "~pending:"
+
+
 class Binding(Base):
     """PrestaShop id ⇄ Infor id per connection and entity: the idempotency key of every write."""
 

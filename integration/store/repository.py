@@ -180,20 +180,54 @@ class Store:
 
     # -- bindings ------------------------------------------------------------------------------------
     def get_binding(self, connection: str, entity: str, ps_id: str) -> str | None:
-        with self.session() as s:
-            return s.scalar(
-                select(m.Binding.infor_id).where(
-                    m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
-                )
-            )
+        """The Infor id, once known (a pending claim is not a binding yet)."""
+        row = self.binding_row(connection, entity, ps_id)
+        return None if row is None or row[0].startswith(m.PENDING_PREFIX) else row[0]
 
-    def binding_data(self, connection: str, entity: str, ps_id: str) -> dict[str, Any] | None:
+    def binding_row(self, connection: str, entity: str, ps_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(infor_id, data) of the binding or of a pending claim."""
         with self.session() as s:
-            return s.scalar(
-                select(m.Binding.data).where(
+            row = s.execute(
+                select(m.Binding.infor_id, m.Binding.data).where(
                     m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
                 )
-            )
+            ).first()
+            return None if row is None else (str(row[0]), dict(row[1] or {}))
+
+    def claim(self, connection: str, entity: str, ps_id: str, event_id: int, data: dict[str, Any]) -> bool:
+        """Claim the creation of a record for one event; False when another claim or binding exists."""
+        try:
+            with self.session() as s:
+                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id,
+                                infor_id=f"{m.PENDING_PREFIX}{event_id}",
+                                data=to_jsonable({**data, "event_id": event_id})))
+            return True
+        except IntegrityError:
+            return False
+
+    def update_claim(self, connection: str, entity: str, ps_id: str, **data: Any) -> dict[str, Any]:
+        """Merge ``data`` into the binding's data (the claim's progress: a temporary order number...)."""
+        with self.session() as s:
+            binding = s.scalar(select(m.Binding).where(
+                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
+            if binding is None:
+                raise LookupError(f"no claim for {entity} {ps_id}")
+            merged = {**(binding.data or {}), **to_jsonable(data)}
+            binding.data = merged
+            return merged
+
+    def finalize_binding(self, connection: str, entity: str, ps_id: str, infor_id: str,
+                         data: dict[str, Any] | None = None) -> None:
+        """Turn a claim into the binding (or create the binding when there was no claim)."""
+        with self.session() as s:
+            binding = s.scalar(select(m.Binding).where(
+                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
+            if binding is None:
+                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id, infor_id=infor_id,
+                                data=to_jsonable(data) if data else None))
+                return
+            binding.infor_id = infor_id
+            binding.data = to_jsonable({**(binding.data or {}), **(data or {})})
 
     def get_binding_by_infor(self, connection: str, entity: str, infor_id: str) -> str | None:
         with self.session() as s:
@@ -220,7 +254,8 @@ class Store:
     def count_bindings(self, connection: str, entity: str) -> int:
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(m.Binding).where(
-                m.Binding.connection == connection, m.Binding.entity == entity)) or 0)
+                m.Binding.connection == connection, m.Binding.entity == entity,
+                m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"))) or 0)
 
     # -- watermarks ----------------------------------------------------------------------------------
     def get_watermark(self, connection: str, name: str) -> str | None:

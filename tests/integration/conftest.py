@@ -45,6 +45,7 @@ def make_settings(db_url: str, redis_url: str, tmp_path: Path) -> Callable[..., 
             "POLL_OVERLAP_SECONDS": "300",
             "PS_BREAKER_RESET": "1",
             "INFOR_BREAKER_RESET": "1",
+            "PSINFOR_OUTCOME_SETTLE_SECONDS": "1",
             **overrides,
         }
         return load_settings(env)

@@ -142,6 +142,27 @@ def test_infor_timeouts_then_back(pipeline: Pipeline):
     assert [o["CUOR"] for o in pipeline.infor_orders()].count(event.result["cuor"]) == 1
 
 
+def test_a_lost_confirm_answer_never_doubles_the_order(pipeline: Pipeline):
+    # M3 confirms the order, but the gateway's answer is lost: the loader must find out, not create again.
+    pipeline.infor_faults(drop_after="OIS100MI/Confirm", drop_after_count=1)
+    [order_id] = pipeline.place()
+    [event] = pipeline.wait_final(order_id)
+    assert event.status == m.SUCCEEDED, event.last_error
+    assert event.result["recovered"] is True
+    orders = pipeline.infor_orders()
+    assert [o["CUOR"] for o in orders].count(event.result["cuor"]) == 1
+    assert pipeline.store.get_binding("default", "order", str(order_id)) == event.result["orno"]
+
+
+def test_a_lost_head_answer_leaves_no_second_order(pipeline: Pipeline):
+    # The batch head was written but its answer lost: a new batch order is made, the orphan is never confirmed.
+    pipeline.infor_faults(drop_after="OIS100MI/AddBatchHead", drop_after_count=1)
+    [order_id] = pipeline.place()
+    [event] = pipeline.wait_final(order_id)
+    assert event.status == m.SUCCEEDED, event.last_error
+    assert [o["CUOR"] for o in pipeline.infor_orders()].count(event.result["cuor"]) == 1
+
+
 def test_infor_rejecting_an_order_dead_letters_it_at_once_with_infors_message(pipeline: Pipeline):
     [order_id] = pipeline.place(lines=[{"product_id": 10, "combination_id": 0, "quantity": 1}])
     [event] = pipeline.wait_final(order_id)

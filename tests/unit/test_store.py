@@ -85,3 +85,17 @@ def test_stale_events_are_found(store: Store):
     assert store.stale_events(stale_cutoff(60)) == []
     store.set_status(event_id, m.SUCCEEDED)
     assert store.stale_events(stale_cutoff(-5)) == []
+
+
+def test_a_claim_is_exclusive_and_is_not_a_binding_until_finalised(store: Store):
+    assert store.claim("default", "order", "9", 41, {"cuor": "ABC-9"})
+    assert not store.claim("default", "order", "9", 42, {"cuor": "ABC-9"})  # another event must wait
+    assert store.get_binding("default", "order", "9") is None
+    infor_id, data = store.binding_row("default", "order", "9")
+    assert infor_id == f"{m.PENDING_PREFIX}41" and data == {"cuor": "ABC-9", "event_id": 41}
+    assert store.update_claim("default", "order", "9", temporary_orno="9000001")["temporary_orno"] == "9000001"
+    assert store.count_bindings("default", "order") == 0
+    store.finalize_binding("default", "order", "9", "1000009", {"cuor": "ABC-9"})
+    assert store.get_binding("default", "order", "9") == "1000009"
+    assert store.binding_row("default", "order", "9")[1]["temporary_orno"] == "9000001"
+    assert store.count_bindings("default", "order") == 1

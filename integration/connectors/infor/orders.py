@@ -13,7 +13,7 @@ When a line or address is refused nothing is confirmed: the batch order stays in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -93,7 +93,8 @@ def _split_calls(calls: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], li
     return head, rest
 
 
-def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> BatchOrderResult:
+def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]], *,
+                       on_temporary: Callable[[str], object] | None = None) -> BatchOrderResult:
     """Create and confirm a customer order from the mapping engine's OIS100MI calls.
 
     Three Infor calls: head, one bulk of addresses/lines/charges, Confirm. A refused address or line raises
@@ -105,6 +106,8 @@ def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> 
     temporary = (created or {}).get("ORNO", "").strip()
     if not temporary:
         raise M3Error("AddBatchHead returned no ORNO", program=OIS100, transaction="AddBatchHead")
+    if on_temporary is not None:  # the caller records it, so a lost answer later can be asked about in OIS275
+        on_temporary(temporary)
     for call in rest:
         call["record"] = {"ORNO": temporary, **call["record"]}
     # One POST whatever the line count (the contract's call budget); a very large order then makes one big
