@@ -209,6 +209,15 @@ class SandboxServer:
             on_stop, self._on_stop = self._on_stop, None
             on_stop()
 
+    def serve_until_interrupted(self) -> None:
+        """Foreground use (``psinfor sandbox …``): serve until Ctrl-C, then stop cleanly."""
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def wait(self) -> None:
         """Block until the server stops (foreground CLI use)."""
         while self._thread is not None and self._thread.is_alive():

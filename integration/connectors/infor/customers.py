@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from integration.connectors.infor.errors import M3Error, ServerReturnedNOK
-from integration.connectors.infor.m3 import M3Client, Record
-from integration.errors import MappingError
+from integration.connectors.infor.m3 import M3Client, Record, split_head_and_follow_ups
 
 CRS610 = "CRS610MI"
 
@@ -37,24 +36,7 @@ _FOLLOW_UPS = ("AddAddress", "ChgBasicData", "ChgFinancial", "ChgOrderInfo", "Ch
 
 
 def _split_calls(calls: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    add: dict[str, str] | None = None
-    follow_ups: list[dict[str, Any]] = []
-    for call in calls:
-        if call.get("program") != CRS610:
-            raise MappingError(f"customer call for {call.get('program')}: only CRS610MI belongs here")
-        record = {str(k): str(v) for k, v in (call.get("record") or {}).items()}
-        transaction = str(call.get("transaction"))
-        if transaction == "Add":
-            if add is not None:
-                raise MappingError("more than one CRS610MI/Add for one customer")
-            add = record
-        elif transaction in _FOLLOW_UPS:
-            follow_ups.append({"program": CRS610, "transaction": transaction, "record": record})
-        else:
-            raise MappingError(f"CRS610MI/{transaction} is not part of creating a customer")
-    if add is None:
-        raise MappingError("no CRS610MI/Add among the customer's calls")
-    return add, follow_ups
+    return split_head_and_follow_ups(calls, CRS610, "Add", _FOLLOW_UPS, "customer")
 
 
 def add_customer(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> str:

@@ -35,6 +35,7 @@ from integration.connectors.infor.errors import (
 )
 from integration.connectors.infor.ionapi import TRANSIENT_STATUSES, IonApiCredentials, TokenProvider
 from integration.connectors.infor.metadata import fit_record
+from integration.errors import MappingError
 
 log = logging.getLogger(__name__)
 
@@ -403,3 +404,30 @@ def _chunks(items: list[BulkResult], size: int) -> list[list[BulkResult]]:
         else:
             chunks.append([item])
     return chunks
+
+
+def split_head_and_follow_ups(calls: Iterable[Mapping[str, Any]], program: str, head: str,
+                              follow_ups: Collection[str], what: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The one ``head`` record (Add, AddBatchHead) and the follow-up calls of a multi-call write, as strings.
+
+    Anything else is a mapping mistake, refused before a single call is sent: another program, an unknown
+    transaction, no head or two of them.
+    """
+    head_record: dict[str, str] | None = None
+    rest: list[dict[str, Any]] = []
+    for call in calls:
+        call_program, transaction = call.get("program"), str(call.get("transaction"))
+        if call_program != program:
+            raise MappingError(f"{what} call for {call_program}/{transaction}: only {program} belongs here")
+        record = {str(k): str(v) for k, v in (call.get("record") or {}).items()}
+        if transaction == head:
+            if head_record is not None:
+                raise MappingError(f"more than one {program}/{head} in one {what}")
+            head_record = record
+        elif transaction in follow_ups:
+            rest.append({"program": program, "transaction": transaction, "record": record})
+        else:
+            raise MappingError(f"{program}/{transaction} is not part of a {what}")
+    if head_record is None:
+        raise MappingError(f"no {program}/{head} among the {what}'s calls")
+    return head_record, rest

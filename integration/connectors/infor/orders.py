@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integration.connectors.infor.errors import BatchOrderRejected, M3Error, ServerReturnedNOK
-from integration.connectors.infor.m3 import M3Client, Record
+from integration.connectors.infor.m3 import M3Client, Record, split_head_and_follow_ups
 from integration.errors import MappingError, NotFound
 
 OIS100 = "OIS100MI"
@@ -69,25 +69,10 @@ def find_order_by_customer_ref(client: M3Client, cuor: str, cuno: str | None = N
 
 
 def _split_calls(calls: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    head: dict[str, str] | None = None
-    rest: list[dict[str, Any]] = []
-    for call in calls:
-        program, transaction = call.get("program"), call.get("transaction")
-        if program != OIS100:
-            raise MappingError(f"batch order call for {program}/{transaction}: only OIS100MI belongs here")
-        record = {str(k): str(v) for k, v in (call.get("record") or {}).items()}
-        if "ORNO" in record:
-            raise MappingError(f"OIS100MI/{transaction} carries an ORNO: M3 gives the batch order number")
-        if transaction == "AddBatchHead":
-            if head is not None:
-                raise MappingError("more than one AddBatchHead in one order")
-            head = record
-        elif transaction in _BULK_TRANSACTIONS:
-            rest.append({"program": OIS100, "transaction": transaction, "record": record})
-        else:
-            raise MappingError(f"OIS100MI/{transaction} is not part of a batch order")
-    if head is None:
-        raise MappingError("no AddBatchHead in the order's calls")
+    head, rest = split_head_and_follow_ups(calls, OIS100, "AddBatchHead", _BULK_TRANSACTIONS, "batch order")
+    for call in (head, *(c["record"] for c in rest)):
+        if "ORNO" in call:
+            raise MappingError("a batch order call carries an ORNO: M3 gives the batch order number")
     if not any(c["transaction"] == "AddBatchLine" for c in rest):
         raise MappingError("an order without AddBatchLine cannot be created")
     return head, rest

@@ -20,9 +20,4 @@ def command(port: int, host: str, ionapi_path: str | None, token_ttl: float) -> 
     click.echo(f"Infor sandbox on {server.url} (tenant {tenant}); M3 at {server.url}/{tenant}/M3/m3api-rest/v2")
     if ionapi_path:
         click.echo(f"credentials written to {ionapi_path}")
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()

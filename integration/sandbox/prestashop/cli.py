@@ -23,9 +23,4 @@ def command(port: int, host: str, key: str, webhook_url: str | None, webhook_sec
     server = start_prestashop_sandbox(port, key, webhook_url, webhook_secret, host=host, orders=orders, seed=seed)
     click.echo(f"PrestaShop sandbox on {server.url}/api/ (control: {server.url}/_sandbox/); "
                f"{orders} orders placed; Ctrl-C to stop")
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
