@@ -17,6 +17,7 @@ import structlog
 
 from integration.errors import HeldForReview, IntegrationError, PermanentError, TransientError, is_transient
 from integration.store import models as m
+from integration.store.repository import EventRow
 
 if TYPE_CHECKING:
     from integration.runtime import Runtime
@@ -28,18 +29,7 @@ class SkipEvent(IntegrationError):
     """Nothing to do (already synced, filtered by a rule): the event ends ``skipped`` with this reason."""
 
 
-@dataclass(frozen=True)
-class EventView:
-    """The parts of an inbox row a step may read."""
-
-    id: int
-    connection: str
-    entity: str
-    source_id: str
-    event_type: str
-    payload: dict[str, Any]
-    attempts: int
-
+EventView = EventRow  # what a step may read of its event
 
 StepFn = Callable[["Runtime", EventView, dict[str, Any]], dict[str, Any]]
 
@@ -97,9 +87,7 @@ def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
     started = store.start_step(event_id, step, names[index - 1] if index else None)
     if started is None:
         return StepOutcome(proceed=False, status="noop")
-    event, previous = started
-    view = EventView(event.id, event.connection, event.entity, event.source_id, event.event_type,
-                     dict(event.payload or {}), event.attempts)
+    view, previous = started
     bound = log.bind(event_id=event_id, entity=flow.entity, source_id=view.source_id, step=step,
                      connection=view.connection)
     fn = dict(flow.steps)[step]

@@ -7,13 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from integration.errors import TransientError
 from integration.jsonutil import to_jsonable
 from integration.store import models as m
-from integration.store.db import session_scope
+from integration.store.db import get_engine, session_scope
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """The parts of an inbox row a running step may read."""
+
+    id: int
+    connection: str
+    entity: str
+    source_id: str
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -111,10 +124,11 @@ class Store:
 
     # -- steps ---------------------------------------------------------------------------------------
     def start_step(self, event_id: int, step: str,
-                   previous_step: str | None = None) -> tuple[m.SyncEvent, dict[str, Any] | None] | None:
+                   previous_step: str | None = None) -> tuple[EventRow, dict[str, Any] | None] | None:
         """Record that a step begins and return the event with the previous step's output (one transaction).
 
         Returns None when the event is already final, or has moved past this step: nothing left to do.
+        Written with Core statements, not the ORM: it runs for every step of every event.
         """
         try:
             return self._start_step(event_id, step, previous_step)
@@ -122,29 +136,32 @@ class Store:
             raise TransientError(f"event {event_id} step {step} is being started by another worker") from None
 
     def _start_step(self, event_id: int, step: str,
-                    previous_step: str | None) -> tuple[m.SyncEvent, dict[str, Any] | None] | None:
-        with self.session() as s:
-            event = s.get(m.SyncEvent, event_id)
+                    previous_step: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
+        ev, st = m.SyncEvent, m.SyncStep
+        with get_engine(self.url).begin() as conn:
+            event = conn.execute(select(ev.id, ev.connection, ev.entity, ev.source_id, ev.event_type, ev.payload,
+                                        ev.attempts, ev.status, ev.current_step).where(ev.id == event_id)).first()
             if event is None or event.status in m.FINAL_STATUSES:
                 return None
-            rows = {r.step: r for r in s.scalars(select(m.SyncStep).where(
-                m.SyncStep.event_id == event_id, m.SyncStep.step.in_([step, previous_step or step])))}
+            rows = {r.step: r for r in conn.execute(
+                select(st.step, st.status, st.output).where(
+                    st.event_id == event_id, st.step.in_([step, previous_step or step])))}
             row = rows.get(step)
             if row is not None and row.status == "done" and event.current_step != step:
                 return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
-            if row is None:
-                row = m.SyncStep(event_id=event_id, step=step, status="running", attempts=0)
-                s.add(row)
             now = m.utcnow()
-            row.status = "running"
-            row.attempts = (row.attempts or 0) + 1
-            row.started_at = now
-            event.status = m.RUNNING
-            event.current_step = step
-            event.attempts += 1
-            event.updated_at = now
+            if row is None:
+                conn.execute(insert(st).values(event_id=event_id, step=step, status="running", attempts=1,
+                                               started_at=now))
+            else:
+                conn.execute(update(st).where(st.event_id == event_id, st.step == step)
+                             .values(status="running", attempts=st.attempts + 1, started_at=now))
+            conn.execute(update(ev).where(ev.id == event_id).values(
+                status=m.RUNNING, current_step=step, attempts=ev.attempts + 1, updated_at=now))
             previous = rows[previous_step].output if previous_step and previous_step in rows else None
-            return event, previous
+            view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
+                            dict(event.payload or {}), event.attempts + 1)
+            return view, previous
 
     def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
                     final_status: str | None = None, result: dict[str, Any] | None = None) -> None:
