@@ -38,6 +38,7 @@ task_routes = {
     "psinfor.product.*": {"queue": "catalog"},
     "psinfor.stock.*": {"queue": "inventory"},
     "psinfor.status.*": {"queue": "status"},
+    "psinfor.order_status.*": {"queue": "status"},
     "psinfor.dead_letter.*": {"queue": "dead_letter"},
     "psinfor.maintenance.*": {"queue": "maintenance"},
 }
@@ -68,11 +69,17 @@ assert retry_backoff_max * 2 < VISIBILITY_TIMEOUT, "retry_backoff_max must stay 
 
 POLL_INTERVAL = float(os.environ.get("PSINFOR_POLL_INTERVAL", 60))
 SWEEP_INTERVAL = float(os.environ.get("PSINFOR_SWEEP_INTERVAL", 60))
+STATUS_POLL_INTERVAL = float(os.environ.get("PSINFOR_STATUS_POLL_INTERVAL", 300))
 beat_schedule = {
     "poll-prestashop-orders": {
         "task": "psinfor.maintenance.poll_orders",
         "schedule": POLL_INTERVAL,
         "options": {"expires": POLL_INTERVAL},
+    },
+    "poll-infor-order-status": {
+        "task": "psinfor.maintenance.poll_order_status",
+        "schedule": STATUS_POLL_INTERVAL,
+        "options": {"expires": STATUS_POLL_INTERVAL},
     },
     "sweep-stale-events": {
         "task": "psinfor.maintenance.sweep",

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from celery.signals import beat_init
 
-from integration.flows.maintenance import poll_orders, sweep
+from integration.flows.maintenance import poll_order_status, poll_orders, sweep
 from integration.runtime import get_runtime
 from tasks.app import app
 from tasks.dispatch import enqueue
@@ -38,6 +38,14 @@ def poll_orders_task(connection: str | None = None) -> dict[str, Any]:
         finally:
             lock.release()
     return summary
+
+
+@app.task(name="psinfor.maintenance.poll_order_status", ignore_result=True)
+def poll_order_status_task(connection: str | None = None) -> dict[str, int]:
+    rt = get_runtime()
+    interval = float(app.conf.get("STATUS_POLL_INTERVAL", 300.0))
+    names = [connection] if connection else list(rt.settings.connections)
+    return {name: len(poll_order_status(rt, name, enqueue, interval=interval)) for name in names}
 
 
 @app.task(name="psinfor.maintenance.sweep", ignore_result=True)

@@ -105,6 +105,25 @@ def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime
     return result
 
 
+def poll_order_status(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime | None = None,
+                      interval: float = 300.0) -> list[int]:
+    """One status check per open bound order and poll period (the period is part of the dedupe key, so a
+    slow poll and the next one never double a check)."""
+    bucket = int((now or datetime.now(UTC)).timestamp() // max(1.0, interval))
+    enqueued: list[int] = []
+    for ps_id, orno in rt.store.open_bindings(connection, "order"):
+        if rt.store.open_event_for(connection, "order_status", ps_id):
+            continue
+        new = NewEvent(connection=connection, source_system="poller", entity="order_status", source_id=ps_id,
+                       event_type="order_status.polled", dedupe_key=f"status:{ps_id}:{bucket}",
+                       payload={"id_order": int(ps_id), "orno": orno})
+        event_id, created = enqueue_new_event(rt.store, new, enqueue)
+        if created:
+            enqueued.append(event_id)
+    log.info("polled order status", connection=connection, enqueued=len(enqueued))
+    return enqueued
+
+
 def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None) -> list[int]:
     """Re-enqueue events stuck in a non-final state (a lost chain, a dead worker, a failed publish)."""
     seconds = rt.settings.sweeper_stale_seconds if stale_seconds is None else stale_seconds

@@ -104,7 +104,7 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
         try:
             result = create_batch_order(
                 m3, calls,
-                on_temporary=lambda temporary: rt.store.update_claim(connection, ENTITY, ps_id,
+                on_temporary=lambda temporary: rt.store.update_binding_data(connection, ENTITY, ps_id,
                                                                      temporary_orno=temporary))
         except WriteOutcomeUnknown as exc:
             # M3 may still be working on it: ask OIS275 only once it has had time to finish.
@@ -126,7 +126,7 @@ def _resolve_claim(rt: Runtime, m3: Any, event: EventView, claim: dict[str, Any]
         owner_event = rt.store.get_event(owner)
         if owner_event is not None and owner_event.status in m.ACTIVE_STATUSES:
             raise LockBusy(f"order {ps_id} is being created by event {owner}")
-        rt.store.update_claim(connection, ENTITY, ps_id, event_id=event.id, taken_over_from=owner)
+        rt.store.update_binding_data(connection, ENTITY, ps_id, event_id=event.id, taken_over_from=owner)
     temporary = claim.get("temporary_orno")
     orno: str | None = None
     if temporary:
@@ -145,7 +145,7 @@ def _resolve_claim(rt: Runtime, m3: Any, event: EventView, claim: dict[str, Any]
         log.warning("abandoning an unconfirmed batch order", order=ps_id, temporary_orno=temporary,
                     resolution="delete it in OIS275 when convenient")
         abandoned = [*claim.get("abandoned", []), temporary]
-        rt.store.update_claim(connection, ENTITY, ps_id, temporary_orno=None, abandoned=abandoned)
+        rt.store.update_binding_data(connection, ENTITY, ps_id, temporary_orno=None, abandoned=abandoned)
     return None
 
 

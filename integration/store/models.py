@@ -126,6 +126,7 @@ class Binding(Base):
     __table_args__ = (
         UniqueConstraint("connection", "entity", "ps_id", name="uq_binding_ps"),
         UniqueConstraint("connection", "entity", "infor_id", name="uq_binding_infor"),
+        Index("ix_binding_open", "connection", "entity", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -136,6 +137,8 @@ class Binding(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when nothing more will flow back for this record (an order invoiced or cancelled in Infor).
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Watermark(Base):

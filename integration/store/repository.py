@@ -222,8 +222,8 @@ class Store:
         except IntegrityError:
             return False
 
-    def update_claim(self, connection: str, entity: str, ps_id: str, **data: Any) -> dict[str, Any]:
-        """Merge ``data`` into the binding's data (the claim's progress: a temporary order number...)."""
+    def update_binding_data(self, connection: str, entity: str, ps_id: str, **data: Any) -> dict[str, Any]:
+        """Merge ``data`` into the binding's (or claim's) data: a temporary order number, the last state sent..."""
         with self.session() as s:
             binding = s.scalar(select(m.Binding).where(
                 m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
@@ -267,6 +267,23 @@ class Store:
             if existing is not None and existing == infor_id:
                 return existing
             raise
+
+    def open_bindings(self, connection: str, entity: str, limit: int = 10_000) -> list[tuple[str, str]]:
+        """(ps_id, infor_id) of bound records whose follow-up is not finished (``closed_at`` unset)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(m.Binding.ps_id, m.Binding.infor_id).where(
+                    m.Binding.connection == connection, m.Binding.entity == entity,
+                    m.Binding.closed_at.is_(None), m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"),
+                ).order_by(m.Binding.id).limit(limit)
+            ).all()
+            return [(str(r[0]), str(r[1])) for r in rows]
+
+    def close_binding(self, connection: str, entity: str, ps_id: str) -> None:
+        with self.session() as s:
+            s.execute(update(m.Binding).where(
+                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id,
+            ).values(closed_at=m.utcnow()))
 
     def count_bindings(self, connection: str, entity: str) -> int:
         with self.session() as s:

@@ -208,3 +208,59 @@ def test_operator_resyncs_one_order_and_everything_since_a_date(pipeline: Pipeli
     assert event.status == m.SUCCEEDED and event.source_system == "operator"
     bad = CliRunner().invoke(main, ["resync", "orders", "--since", "yesterday"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+
+
+def test_infor_progress_reaches_the_shop_state_and_tracking_number(pipeline: Pipeline):
+    from datetime import UTC, datetime, timedelta
+
+    from integration.flows.maintenance import poll_order_status
+
+    [order_id] = pipeline.place()
+    [event] = pipeline.wait_final(order_id)
+    orno = event.result["orno"]
+    ps = pipeline.rt.prestashop("default")
+    states = ps.order_states()
+    paid = ps.get("orders", order_id)["current_state"]
+    assert paid == states.payment
+
+    polls = iter(range(1, 100))
+
+    def poll() -> list[int]:  # each call is a later poll period
+        later = datetime.now(UTC) + timedelta(minutes=10 * next(polls))
+        return poll_order_status(pipeline.rt, "default", pipeline.enqueue(), now=later, interval=60)
+
+    def check_status() -> list[m.SyncEvent]:
+        enqueued = poll()
+        assert len(enqueued) == 1, (enqueued, pipeline.store.open_bindings("default", "order"),
+                                    [(e.id, e.entity, e.source_id, e.status, e.dedupe_key)
+                                     for e in pipeline.store.recent_events(limit=10)])
+        [status_event] = enqueued
+        return list(wait_until(lambda: (e := pipeline.store.get_event(status_event)).status in m.FINAL_STATUSES
+                               and [e]))
+
+    [nothing] = check_status()  # entered, not yet allocated: the shop keeps "payment accepted"
+    assert nothing.status == m.SKIPPED and ps.get("orders", order_id)["current_state"] == paid
+
+    for step in ("allocate", "pick"):
+        requests.post(f"{pipeline.infor.url}/_sandbox/orders/{orno}/advance", json={"to": step},
+                      timeout=10).raise_for_status()
+    [preparing] = check_status()
+    assert preparing.status == m.SUCCEEDED and preparing.result["state"] == "PS_OS_PREPARATION"
+    assert ps.get("orders", order_id)["current_state"] == states.preparation
+
+    requests.post(f"{pipeline.infor.url}/_sandbox/orders/{orno}/advance",
+                  json={"to": "deliver", "tracking_number": "1Z999AA10123456784"}, timeout=10).raise_for_status()
+    [shipped] = check_status()
+    assert shipped.status == m.SUCCEEDED, shipped.last_error
+    assert ps.get("orders", order_id)["current_state"] == states.shipping
+    [carrier] = list(ps.list("order_carriers", filters={"id_order": order_id}))
+    assert carrier["tracking_number"] == "1Z999AA10123456784"
+
+    [again] = check_status()  # the same news twice is not written twice
+    assert again.status == m.SKIPPED
+
+    requests.post(f"{pipeline.infor.url}/_sandbox/orders/{orno}/advance", json={"to": "invoice"},
+                  timeout=10).raise_for_status()
+    [invoiced] = check_status()
+    assert invoiced.status == m.SKIPPED  # still "shipped" for the shop, and the order is now closed
+    assert poll() == []

@@ -93,7 +93,7 @@ def test_a_claim_is_exclusive_and_is_not_a_binding_until_finalised(store: Store)
     assert store.get_binding("default", "order", "9") is None
     infor_id, data = store.binding_row("default", "order", "9")
     assert infor_id == f"{m.PENDING_PREFIX}41" and data == {"cuor": "ABC-9", "event_id": 41}
-    assert store.update_claim("default", "order", "9", temporary_orno="9000001")["temporary_orno"] == "9000001"
+    assert store.update_binding_data("default", "order", "9", temporary_orno="9000001")["temporary_orno"] == "9000001"
     assert store.count_bindings("default", "order") == 0
     store.finalize_binding("default", "order", "9", "1000009", {"cuor": "ABC-9"})
     assert store.get_binding("default", "order", "9") == "1000009"

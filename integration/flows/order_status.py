@@ -1,0 +1,79 @@
+"""Order progress, Infor → shop: M3's order status and tracking numbers become the PrestaShop order's state
+(an ``order_histories`` row, the customer e-mailed as the state says) and its carrier's tracking number.
+
+extract reads M3's progress (1 call while the order is in the warehouse), transform maps the status range to a
+``PS_OS_*`` state through ``mappings/statuses.yaml``, validate drops what the shop already has, load writes it.
+Once an order is invoiced or cancelled in full its binding is closed and the poller stops asking.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from integration.flows.base import EventView, Flow, SkipEvent
+
+if TYPE_CHECKING:
+    from integration.runtime import Runtime
+
+ENTITY = "order_status"
+ORDER = "order"
+TRACKING_MAX = 64  # order_carriers.tracking_number
+
+
+def _closed(lowest: str, highest: str, state_key: str | None) -> bool:
+    return lowest >= "77" or state_key == "PS_OS_CANCELED"
+
+
+def extract(rt: Runtime, event: EventView, _previous: dict[str, Any]) -> dict[str, Any]:
+    from integration.connectors.infor.orders import order_progress
+
+    orno = rt.store.get_binding(event.connection, ORDER, event.source_id)
+    if orno is None:
+        raise SkipEvent(f"order {event.source_id} is not in Infor yet")
+    progress = order_progress(rt.m3(event.connection), orno)
+    return {"orno": orno, "lowest": progress.lowest_status, "highest": progress.highest_status,
+            "tracking": list(progress.tracking_numbers)}
+
+
+def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[str, Any]:
+    state_key = rt.mapping.ps_state_for_infor_status(extracted["lowest"], extracted["highest"])
+    state_id = rt.prestashop(event.connection).order_states().id(state_key) if state_key else None
+    tracking = ", ".join(extracted["tracking"])[:TRACKING_MAX]
+    return {**extracted, "state_key": state_key, "state_id": state_id, "tracking_number": tracking}
+
+
+def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
+    """Nothing to send when the shop already has this state and tracking number (from our last write)."""
+    _, data = rt.store.binding_row(event.connection, ORDER, event.source_id) or ("", {})
+    same_state = not transformed["state_key"] or transformed["state_key"] == data.get("ps_state")
+    same_tracking = not transformed["tracking_number"] or transformed["tracking_number"] == data.get("tracking")
+    if same_state and same_tracking:
+        if _closed(transformed["lowest"], transformed["highest"], transformed["state_key"]):
+            rt.store.close_binding(event.connection, ORDER, event.source_id)
+        raise SkipEvent(f"Infor status {transformed['lowest']}-{transformed['highest']}: nothing new for the shop")
+    return transformed
+
+
+def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, Any]:
+    """Tracking number first (the shipped e-mail carries it), then the state; both are guarded by the client."""
+    ps = rt.prestashop(event.connection)
+    order_id = int(event.source_id)
+    if validated["tracking_number"]:
+        ps.set_tracking_number(order_id, validated["tracking_number"])
+    posted = False
+    if validated["state_id"]:
+        posted = ps.add_order_history(order_id, int(validated["state_id"]), send_email=True)
+    rt.store.update_binding_data(event.connection, ORDER, event.source_id, ps_state=validated["state_key"],
+                                 tracking=validated["tracking_number"] or None)
+    closed = _closed(validated["lowest"], validated["highest"], validated["state_key"])
+    if closed:
+        rt.store.close_binding(event.connection, ORDER, event.source_id)
+    return {"orno": validated["orno"], "state": validated["state_key"], "state_posted": posted,
+            "tracking_number": validated["tracking_number"], "closed": closed}
+
+
+FLOW = Flow(
+    entity=ENTITY,
+    queue="status",
+    steps=(("extract", extract), ("transform", transform), ("validate", validate), ("load", load)),
+)
