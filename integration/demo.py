@@ -26,13 +26,13 @@ def _place(stack: Stack, body: dict[str, object]) -> list[int]:
     return [int(i) for i in response.json()["orders"]]
 
 
-def _progress(store: Store, expected: int, timeout: float) -> dict[str, int]:
+def _progress(store: Store, expected: int, timeout: float, entity: str = "order") -> dict[str, int]:
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}
     tty = sys.stdout.isatty()
     last = ""
     while time.monotonic() < deadline:
-        counts = store.status_counts()
+        counts = store.status_counts(entity=entity)
         done = sum(v for k, v in counts.items() if k in m.FINAL_STATUSES)
         line = f"  {done}/{expected} events final   " + "  ".join(f"{k}={v}" for k, v in sorted(counts.items()))
         if tty:
@@ -54,6 +54,9 @@ def _progress(store: Store, expected: int, timeout: float) -> dict[str, int]:
 @click.option("--workdir", type=click.Path(path_type=Path), default=PROJECT_ROOT / "var" / "demo", show_default=True)
 def demo(count: int, timeout: float, workdir: Path) -> None:
     """Run the order flow end to end on the sandboxes and print a summary."""
+    from integration.observability import configure_logging
+
+    configure_logging("WARNING", "console")  # the demo's own output is the progress and the summary
     stack = Stack(workdir, poll_interval=5.0, sweep_interval=30.0)
     started = time.monotonic()
     try:
@@ -69,9 +72,11 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
         missed = _place(stack, {"count": 1, "send_webhook": False})
         expected = len(good) + len(bad) + len(missed)
         counts = _progress(store, expected, timeout)
+        shipped = _ship_some(stack, store, good[:5], timeout)
         elapsed = time.monotonic() - started
-        _summary(store, stack, counts, bad, missed, elapsed)
-        ok = counts.get(m.SUCCEEDED, 0) >= len(good) + len(missed) and counts.get(m.DEAD, 0) >= len(bad)
+        _summary(store, stack, counts, bad, missed, elapsed, shipped)
+        ok = (counts.get(m.SUCCEEDED, 0) >= len(good) + len(missed) and counts.get(m.DEAD, 0) >= len(bad)
+              and len(shipped) == min(5, len(good)))
     finally:
         click.echo("stopping every process …")
         stack.stop()
@@ -80,11 +85,47 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
         sys.exit(1)
 
 
+def _ship_some(stack: Stack, store: Store, order_ids: list[int], timeout: float) -> list[dict[str, object]]:
+    """Infor ships a few orders (with tracking numbers); one status poll brings that back to the shop."""
+    from integration.config import load_settings
+    from integration.flows.maintenance import poll_order_status
+    from integration.runtime import reset_runtime
+    from tasks.app import use_broker
+    from tasks.dispatch import enqueue
+
+    assert stack.redis is not None
+    click.echo(f"Infor delivers {len(order_ids)} orders with tracking numbers; the status poller tells the shop …")
+    for n, order_id in enumerate(order_ids, start=1):
+        orno = store.get_binding("default", "order", str(order_id))
+        for step in ("allocate", "pick", "deliver"):
+            body: dict[str, object] = {"to": step}
+            if step == "deliver":
+                body["tracking_number"] = f"1Z999AA1{n:010d}"
+            requests.post(f"{stack.infor_url}/_sandbox/orders/{orno}/advance", json=body, timeout=10)
+    rt = reset_runtime(load_settings(stack.env))
+    assert rt is not None
+    use_broker(stack.redis.url)
+    event_ids = poll_order_status(rt, "default", enqueue)
+    _progress(store, len(event_ids), timeout, entity="order_status")
+    shipped = []
+    for event_id in event_ids:
+        event = store.get_event(event_id)
+        result = (event.result or {}) if event else {}
+        if event is not None and result.get("state") == "PS_OS_SHIPPING":
+            shipped.append({"order": event.source_id, **result})
+    return shipped
+
+
+def _status_summary(store: Store, shipped: list[dict[str, object]]) -> None:
+    examples = ", ".join(f"PS {s['order']}: {s['tracking_number']}" for s in shipped[:2])
+    click.echo(f"  back to the shop: {len(shipped)} orders 'Shipped' with their tracking number (e.g. {examples})")
+
+
 def _summary(store: Store, stack: Stack, counts: dict[str, int], bad: list[int], missed: list[int],
-             elapsed: float) -> None:
+             elapsed: float, shipped: list[dict[str, object]]) -> None:
     db = stack.env["DATABASE_URL"]
     events = store.recent_events(limit=10_000)
-    synced = [e for e in events if e.status == m.SUCCEEDED]
+    synced = [e for e in events if e.status == m.SUCCEEDED and e.entity == "order"]
     click.echo("")
     click.echo("summary")
     examples = ", ".join(f"PS {e.source_id} → ORNO {(e.result or {}).get('orno')}" for e in synced[:3])
@@ -100,6 +141,7 @@ def _summary(store: Store, stack: Stack, counts: dict[str, int], bad: list[int],
                    f"{letter.error_type}: {letter.message}")
         if letter.resolution:
             click.echo(f"       Resolution: {letter.resolution}")
+    _status_summary(store, shipped)
     click.echo(f"  elapsed         : {elapsed:.1f}s (start-up included)")
     click.echo("")
     click.echo("where to look next")

@@ -390,11 +390,14 @@ class Store:
                 step.status = "pending"
             return event.id
 
-    def status_counts(self, connection: str | None = None, since: datetime | None = None) -> dict[str, int]:
+    def status_counts(self, connection: str | None = None, since: datetime | None = None,
+                      entity: str | None = None) -> dict[str, int]:
         with self.session() as s:
             query = select(m.SyncEvent.status, func.count()).group_by(m.SyncEvent.status)
             if connection:
                 query = query.where(m.SyncEvent.connection == connection)
+            if entity:
+                query = query.where(m.SyncEvent.entity == entity)
             if since:
                 query = query.where(m.SyncEvent.created_at >= since)
             return {str(k): int(v) for k, v in s.execute(query).all()}
