@@ -55,7 +55,9 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = int(os.environ.get("PSINFOR_SOFT_TIME_LIMIT", 120))
 task_time_limit = task_soft_time_limit + 30
 worker_send_task_events = True  # Flower
-task_send_sent_event = True
+# No "task-sent" event: it would be a second publish in every webhook request (Flower still shows each task
+# from the moment a worker receives it).
+task_send_sent_event = False
 worker_hijack_root_logger = False
 timezone = "UTC"
 enable_utc = True

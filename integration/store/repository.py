@@ -51,27 +51,29 @@ class Store:
 
     # -- the inbox -----------------------------------------------------------------------------------
     def add_event(self, new: NewEvent, *, status: str = m.RECEIVED) -> tuple[int, bool]:
-        """Insert an inbox row; a repeated delivery (same dedupe key) returns the existing id and False."""
+        """Insert an inbox row; a repeated delivery (same dedupe key) returns the existing id and False.
+
+        One Core INSERT: it is the receiver's whole database work per webhook.
+        """
+        ev = m.SyncEvent
         try:
-            with self.session() as s:
-                event = m.SyncEvent(
+            with get_engine(self.url).begin() as conn:
+                result = conn.execute(insert(ev).values(
                     connection=new.connection, source_system=new.source_system, entity=new.entity,
                     source_id=new.source_id, event_type=new.event_type, dedupe_key=new.dedupe_key,
                     payload=to_jsonable(new.payload), status=status,
-                )
-                s.add(event)
-                s.flush()
-                return event.id, True
+                ))
+                key = result.inserted_primary_key
+                assert key is not None
+                return int(key[0]), True
         except IntegrityError:
             with self.session() as s:
                 existing = s.scalar(
-                    select(m.SyncEvent.id).where(
-                        m.SyncEvent.connection == new.connection, m.SyncEvent.dedupe_key == new.dedupe_key
-                    )
+                    select(ev.id).where(ev.connection == new.connection, ev.dedupe_key == new.dedupe_key)
                 )
                 if existing is None:  # the conflict was something else: let it surface
                     raise
-                return existing, False
+                return int(existing), False
 
     def get_event(self, event_id: int) -> m.SyncEvent | None:
         with self.session() as s:
