@@ -32,7 +32,7 @@ TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError,
 DEFERRED_BUDGET_FACTOR = 3
 
 
-def _deferred(exc: BaseException) -> bool:
+def is_deferred(exc: BaseException) -> bool:
     return float(getattr(exc, "retry_after", 0.0) or 0.0) > 0
 
 
@@ -56,16 +56,19 @@ class SyncTask(Task):
     abstract = True
     acks_late = True
     typing = True
+    max_retries = None  # the budget below is ours; Celery's default of 3 must not cut it short
 
     @property
     def max_sync_retries(self) -> int:
         return int(self.app.conf.get("retry_max_retries", 8))
 
-    def will_retry(self, exc: BaseException) -> bool:
-        """Within the retry budget. A wait the remote side asked for (an open circuit, a rate limit) is not a
-        real attempt, so it gets a larger budget; it still ends, so nothing loops forever."""
-        budget = self.max_sync_retries * (DEFERRED_BUDGET_FACTOR if _deferred(exc) else 1)
-        return self.request.retries < budget
+    def will_retry(self, exc: BaseException, deferred: int = 0) -> bool:
+        """Within the retry budget. Waits the remote side asked for (an open circuit, a rate limit, a held
+        claim) are counted apart (``deferred``): they are not real attempts, so they neither use up the real
+        budget nor go on for ever (their own budget is larger)."""
+        if is_deferred(exc):
+            return deferred < self.max_sync_retries * DEFERRED_BUDGET_FACTOR
+        return self.request.retries - deferred < self.max_sync_retries
 
     def countdown(self, exc: BaseException | None = None) -> float:
         """Backoff with jitter, but never sooner than the remote side said it can take a call again."""

@@ -15,7 +15,7 @@ from integration.flows import FLOWS
 from integration.flows.base import Flow, run_step
 from integration.runtime import get_runtime
 from tasks.app import app
-from tasks.base import TRANSIENT, SyncTask
+from tasks.base import TRANSIENT, SyncTask, is_deferred
 
 log = structlog.get_logger("psinfor.tasks")
 
@@ -23,14 +23,21 @@ STEP_TASKS: dict[tuple[str, str], Task] = {}
 
 
 def _make_step_task(flow: Flow, step: str) -> Task:
-    def run(self: SyncTask, event_id: int) -> int:
+    def run(self: SyncTask, event_id: int, deferred: int = 0) -> int:
+        """``deferred``: how many of this step's retries were waits the remote side asked for."""
         structlog.contextvars.bind_contextvars(event_id=event_id, step=step, task_id=self.request.id)
+
+        def will_retry(exc: BaseException) -> bool:
+            return self.will_retry(exc, deferred)
+
         try:
             try:
-                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=self.will_retry)
+                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=will_retry)
             except TRANSIENT as exc:
-                if self.will_retry(exc):
-                    raise self.retry(exc=exc, countdown=self.countdown(exc), max_retries=None) from exc
+                if will_retry(exc):
+                    waits = deferred + (1 if is_deferred(exc) else 0)
+                    raise self.retry(exc=exc, countdown=self.countdown(exc), args=[event_id],
+                                     kwargs={"deferred": waits}) from exc
                 self.dead_letter(event_id, step, exc)
                 raise
             except Exception as exc:

@@ -112,7 +112,8 @@ def poll_order_status(rt: Runtime, connection: str, enqueue: Enqueue, *, now: da
     bucket = int((now or datetime.now(UTC)).timestamp() // max(1.0, interval))
     enqueued: list[int] = []
     for ps_id, orno in rt.store.open_bindings(connection, "order"):
-        if rt.store.open_event_for(connection, "order_status", ps_id):
+        # Only a check in flight holds the next one back: a failed check must not stop the order's updates.
+        if rt.store.open_event_for(connection, "order_status", ps_id, waiting=m.ACTIVE_STATUSES):
             continue
         new = NewEvent(connection=connection, source_system="poller", entity="order_status", source_id=ps_id,
                        event_type="order_status.polled", dedupe_key=f"status:{ps_id}:{bucket}",

@@ -54,17 +54,35 @@ def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict
     return transformed
 
 
+# How far along the shop's own states are: the flow never moves an order back (a merchant's "Delivered" or a
+# refund in the shop wins over an M3 status that is behind).
+STATE_RANK = {"PS_OS_PREPARATION": 1, "PS_OS_SHIPPING": 2, "PS_OS_DELIVERED": 3}
+SHOP_FINAL = frozenset({"PS_OS_DELIVERED", "PS_OS_CANCELED", "PS_OS_REFUND", "PS_OS_ERROR"})
+
+
 def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, Any]:
-    """Tracking number first (the shipped e-mail carries it), then the state; both are guarded by the client."""
+    """Tracking number first (the shipped e-mail carries it), then the state; both are guarded by the client.
+
+    The shop's current state is read first: an order the shop has already finished (delivered, cancelled,
+    refunded) or taken further than M3's status is left as it is, and its follow-up is closed."""
     ps = rt.prestashop(event.connection)
     order_id = int(event.source_id)
+    target = validated["state_key"]
+    current = ps.order_states().key_for(int(ps.get("orders", order_id)["current_state"]))
+    if current in SHOP_FINAL:
+        rt.store.close_binding(event.connection, ORDER, event.source_id)
+        raise SkipEvent(f"the shop's order is already {current}: no more updates from Infor")
+    if target and STATE_RANK.get(current or "", 0) > STATE_RANK.get(target, 0):
+        raise SkipEvent(f"the shop's order is already {current}, further than Infor's {target}")
     if validated["tracking_number"]:
         ps.set_tracking_number(order_id, validated["tracking_number"])
     posted = False
     if validated["state_id"]:
         posted = ps.add_order_history(order_id, int(validated["state_id"]), send_email=True)
-    rt.store.update_binding_data(event.connection, ORDER, event.source_id, ps_state=validated["state_key"],
-                                 tracking=validated["tracking_number"] or None)
+    sent: dict[str, Any] = {"tracking": validated["tracking_number"] or None}
+    if target:
+        sent["ps_state"] = target
+    rt.store.update_binding_data(event.connection, ORDER, event.source_id, **sent)
     closed = _closed(validated["lowest"], validated["highest"], validated["state_key"])
     if closed:
         rt.store.close_binding(event.connection, ORDER, event.source_id)

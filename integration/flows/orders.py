@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from integration.errors import LockBusy, NotFound, ValidationFailed
+from integration.errors import LockBusy, NotFound, PermanentError, ValidationFailed
 from integration.flows.base import EventView, Flow, SkipEvent
 from integration.flows.customers import ensure_customer
 from integration.jsonutil import to_jsonable
@@ -91,7 +91,9 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
                 rt.store.finalize_binding(connection, ENTITY, ps_id, orno, facts)
                 return {"orno": orno, **facts, "recovered": True}
             if not rt.store.claim(connection, ENTITY, ps_id, event.id, facts):
-                raise LockBusy(f"order {ps_id} was claimed by another event a moment ago")
+                busy = LockBusy(f"order {ps_id} was claimed by another event a moment ago")
+                busy.retry_after = rt.settings.outcome_settle_seconds
+                raise busy
         else:
             infor_id, data = row
             if not infor_id.startswith(PENDING_PREFIX):
@@ -101,14 +103,22 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
             recovered = _resolve_claim(rt, m3, event, data, facts)
             if recovered is not None:
                 return recovered
+        temporaries: list[str] = []
+
+        def remember(temporary: str) -> None:
+            temporaries.append(temporary)
+            rt.store.update_binding_data(connection, ENTITY, ps_id, temporary_orno=temporary)
+
         try:
-            result = create_batch_order(
-                m3, calls,
-                on_temporary=lambda temporary: rt.store.update_binding_data(connection, ENTITY, ps_id,
-                                                                     temporary_orno=temporary))
-        except WriteOutcomeUnknown as exc:
-            # M3 may still be working on it: ask OIS275 only once it has had time to finish.
-            exc.retry_after = max(float(exc.retry_after or 0), rt.settings.outcome_settle_seconds)
+            result = create_batch_order(m3, calls, on_temporary=remember)
+        except PermanentError:
+            raise  # a definite rejection: M3 said no
+        except BaseException as exc:
+            if isinstance(exc, WriteOutcomeUnknown) or temporaries:
+                # The outcome is unknown (a lost answer, a time limit mid-call): M3 may still be working on
+                # it, so ask OIS275 only once it has had time to finish.
+                settle = rt.settings.outcome_settle_seconds
+                exc.retry_after = max(float(getattr(exc, "retry_after", 0) or 0), settle)  # type: ignore[attr-defined]
             raise
         rt.store.finalize_binding(connection, ENTITY, ps_id, result.orno,
                                   {**facts, "temporary_orno": result.temporary_orno})
@@ -125,7 +135,9 @@ def _resolve_claim(rt: Runtime, m3: Any, event: EventView, claim: dict[str, Any]
     if owner != event.id:
         owner_event = rt.store.get_event(owner)
         if owner_event is not None and owner_event.status in m.ACTIVE_STATUSES:
-            raise LockBusy(f"order {ps_id} is being created by event {owner}")
+            busy = LockBusy(f"order {ps_id} is being created by event {owner}")
+            busy.retry_after = rt.settings.outcome_settle_seconds  # a wait, not an attempt of ours
+            raise busy
         rt.store.update_binding_data(connection, ENTITY, ps_id, event_id=event.id, taken_over_from=owner)
     temporary = claim.get("temporary_orno")
     orno: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -270,16 +270,22 @@ class Store:
                 return existing
             raise
 
-    def open_bindings(self, connection: str, entity: str, limit: int = 10_000) -> list[tuple[str, str]]:
-        """(ps_id, infor_id) of bound records whose follow-up is not finished (``closed_at`` unset)."""
-        with self.session() as s:
-            rows = s.execute(
-                select(m.Binding.ps_id, m.Binding.infor_id).where(
-                    m.Binding.connection == connection, m.Binding.entity == entity,
-                    m.Binding.closed_at.is_(None), m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"),
-                ).order_by(m.Binding.id).limit(limit)
-            ).all()
-            return [(str(r[0]), str(r[1])) for r in rows]
+    def open_bindings(self, connection: str, entity: str, page: int = 1000) -> Iterator[tuple[str, str]]:
+        """(ps_id, infor_id) of every bound record whose follow-up is not finished (``closed_at`` unset),
+        read page by page so no record is ever left out, however many stay open."""
+        after = 0
+        while True:
+            with self.session() as s:
+                rows = s.execute(
+                    select(m.Binding.id, m.Binding.ps_id, m.Binding.infor_id).where(
+                        m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.id > after,
+                        m.Binding.closed_at.is_(None), m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"),
+                    ).order_by(m.Binding.id).limit(page)
+                ).all()
+            yield from ((str(r[1]), str(r[2])) for r in rows)
+            if len(rows) < page:
+                return
+            after = int(rows[-1][0])
 
     def close_binding(self, connection: str, entity: str, ps_id: str) -> None:
         with self.session() as s:
@@ -324,10 +330,11 @@ class Store:
             s.execute(update(m.SyncEvent).where(m.SyncEvent.id.in_(list(event_ids)))
                       .values(updated_at=m.utcnow()))
 
-    def open_event_for(self, connection: str, entity: str, source_id: str) -> int | None:
-        """An event of this record that is in flight, held for review, or dead-lettered and not yet replayed:
-        the poller must not start another (a dead order would be rejected again, and again)."""
-        waiting = (m.ACTIVE_STATUSES | {m.HELD, m.DEAD})
+    def open_event_for(self, connection: str, entity: str, source_id: str,
+                       waiting: frozenset[str] = m.ACTIVE_STATUSES | {m.HELD, m.DEAD}) -> int | None:
+        """An event of this record in one of the ``waiting`` statuses. By default: in flight, held for review,
+        or dead-lettered and not yet replayed: the order poller must not start another (a dead order would
+        be rejected again, and again)."""
         with self.session() as s:
             return s.scalar(
                 select(m.SyncEvent.id).where(
@@ -390,6 +397,7 @@ class Store:
             event.updated_at = m.utcnow()
             for step in event.steps:  # a replay runs every step again, from fresh data
                 step.status = "pending"
+                step.output = None  # so a stale message for a later step cannot run on old input
             return event.id
 
     def status_counts(self, connection: str | None = None, since: datetime | None = None,

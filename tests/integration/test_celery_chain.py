@@ -102,6 +102,17 @@ def test_exhausted_retries_dead_letter(probe, celery_app):
     assert letter.step == "load" and letter.error_type == "TransientError" and calls["load"] == 3
 
 
+def test_the_retry_budget_is_ours_not_celerys_default_of_three(probe, celery_app):
+    behaviour["load"] = "always-transient"
+    celery_app.conf.retry_max_retries = 5
+    try:
+        event_id = _run(probe, "budget")
+    finally:
+        celery_app.conf.retry_max_retries = 12
+    assert probe.store.get_event(event_id).status == m.DEAD
+    assert calls["load"] == 6  # the first run and 5 retries, then the dead letter
+
+
 def test_unexpected_error_is_dead_lettered_with_its_traceback(probe):
     behaviour["extract"] = "bug"
     event_id = _run(probe, "bug")

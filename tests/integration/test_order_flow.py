@@ -264,3 +264,25 @@ def test_infor_progress_reaches_the_shop_state_and_tracking_number(pipeline: Pip
     [invoiced] = check_status()
     assert invoiced.status == m.SKIPPED  # still "shipped" for the shop, and the order is now closed
     assert poll() == []
+
+
+def test_the_status_flow_never_overrides_what_the_shop_finished(pipeline: Pipeline):
+    from datetime import UTC, datetime, timedelta
+
+    from integration.flows.maintenance import poll_order_status
+
+    [order_id] = pipeline.place()
+    [event] = pipeline.wait_final(order_id)
+    requests.post(f"{pipeline.ps.url}/_sandbox/orders/{order_id}/state", json={"state": "PS_OS_CANCELED"},
+                  timeout=10).raise_for_status()  # the merchant cancels in the shop
+    for step in ("allocate", "pick"):
+        requests.post(f"{pipeline.infor.url}/_sandbox/orders/{event.result['orno']}/advance", json={"to": step},
+                      timeout=10).raise_for_status()
+    later = datetime.now(UTC) + timedelta(hours=1)
+    [check] = poll_order_status(pipeline.rt, "default", pipeline.enqueue(), now=later, interval=60)
+    wait_until(lambda: pipeline.store.get_event(check).status in m.FINAL_STATUSES)
+    assert pipeline.store.get_event(check).status == m.SKIPPED
+    ps = pipeline.rt.prestashop("default")
+    assert ps.get("orders", order_id)["current_state"] == ps.order_states().canceled
+    assert poll_order_status(pipeline.rt, "default", pipeline.enqueue(), now=later + timedelta(hours=1),
+                             interval=60) == []  # closed: no more checks
