@@ -77,11 +77,16 @@ class HeldForReview(IntegrationError):
     """Not an error as such: anomaly detection holds the record until an operator releases it."""
 
 
+def infrastructure_transient_types() -> tuple[type[BaseException], ...]:
+    """A brief outage of our own store or of Redis: worth retrying like a remote system's outage."""
+    import redis
+    from sqlalchemy.exc import OperationalError
+
+    return (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Our own errors say so; a brief outage of the store or of Redis is transient too."""
     if isinstance(exc, IntegrationError):
         return exc.transient
-    import redis
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(exc, OperationalError | redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)
+    return isinstance(exc, infrastructure_transient_types())

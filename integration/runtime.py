@@ -29,7 +29,6 @@ class Runtime:
         self.settings = settings
         self.store = Store(settings.database_url)
         self._local = threading.local()
-        self._engine_lock = threading.Lock()
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -12,21 +12,18 @@ import random
 import traceback
 from typing import Any
 
-import redis
 import structlog
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import OperationalError
 
-from integration.errors import IntegrationError, TransientError
+from integration.errors import IntegrationError, TransientError, infrastructure_transient_types
 from integration.flows.base import describe_error
 from integration.runtime import get_runtime
 
 log = structlog.get_logger("psinfor.tasks")
 
 # Faults of our own infrastructure are transient too: the store or the broker was briefly unavailable.
-TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-             SoftTimeLimitExceeded)
+TRANSIENT = (TransientError, *infrastructure_transient_types(), SoftTimeLimitExceeded)
 
 
 DEFERRED_BUDGET_FACTOR = 3
@@ -51,7 +48,7 @@ def error_of(exc: BaseException) -> dict[str, Any]:
 
 
 class SyncTask(Task):
-    """Base for every sync step. Subclasses call ``self.guard(event_id, step, fn)``."""
+    """Base of every sync step task (``tasks/flows.py``): the retry budget, backoff, and dead-lettering."""
 
     abstract = True
     acks_late = True

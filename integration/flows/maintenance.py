@@ -25,7 +25,6 @@ log = structlog.get_logger("psinfor.maintenance")
 
 Enqueue = Callable[[int, str, "str | None"], None]
 ORDERS_WATERMARK = "prestashop.orders.date_upd"
-PS_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass
@@ -40,10 +39,16 @@ class PollResult:
     watermark: str | None = None
 
 
-def _as_utc(value: Any, tz: ZoneInfo) -> datetime:
+def _aware(value: Any, tz: ZoneInfo) -> datetime:
+    """The client types ``date_upd`` already; a raw shop-local string is read the connector's way."""
+    from integration.connectors.prestashop.parsing import parse_datetime
+
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
-    return datetime.strptime(str(value), PS_DATETIME).replace(tzinfo=tz)
+    parsed = parse_datetime(str(value), tz)
+    if parsed is None:
+        raise ValueError(f"order without a date_upd: {value!r}")
+    return parsed
 
 
 def enqueue_new_event(store: Store, new: NewEvent, enqueue: Enqueue) -> tuple[int, bool]:
@@ -83,7 +88,7 @@ def poll_orders(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime
                            sort="[date_upd_ASC,id_ASC]", date=True):
         result.seen += 1
         order_id = str(row["id"])
-        changed = _as_utc(row["date_upd"], tz)
+        changed = _aware(row["date_upd"], tz)
         newest = changed if newest is None or changed > newest else newest
         if rt.store.get_binding(connection, "order", order_id):
             result.skipped_bound += 1

@@ -15,7 +15,6 @@ import structlog
 from integration.errors import LockBusy, NotFound, PermanentError, ValidationFailed
 from integration.flows.base import EventView, Flow, SkipEvent
 from integration.flows.customers import ensure_customer
-from integration.jsonutil import to_jsonable
 from integration.store import models as m
 from integration.store.models import PENDING_PREFIX
 
@@ -26,19 +25,15 @@ log = structlog.get_logger("psinfor.orders")
 ENTITY = "order"
 
 
-def _already_synced(rt: Runtime, event: EventView) -> None:
-    orno = rt.store.get_binding(event.connection, ENTITY, event.source_id)
-    if orno:
-        raise SkipEvent(f"order {event.source_id} is already Infor order {orno}")
-
-
 def extract(rt: Runtime, event: EventView, _previous: dict[str, Any]) -> dict[str, Any]:
     """Read the order and everything it refers to from the shop (ids only came with the event)."""
     from integration.connectors.prestashop.bundles import fetch_order_bundle
 
-    _already_synced(rt, event)
+    orno = rt.store.get_binding(event.connection, ENTITY, event.source_id)
+    if orno:
+        raise SkipEvent(f"order {event.source_id} is already Infor order {orno}")
     bundle = fetch_order_bundle(rt.prestashop(event.connection), int(event.source_id))
-    return {"bundle": to_jsonable(bundle)}
+    return {"bundle": bundle}  # the store writes it as JSON (Decimals as strings, ISO dates)
 
 
 def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[str, Any]:
@@ -53,19 +48,13 @@ def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[
 
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
     """Business rules before the write; anomalies hold the order for review."""
+    from integration.validation.rules import raise_if_failed
+
     engine = rt.mapping
     order = _order_schema().load(transformed["canonical"])
-    failures = engine.validate_order(order, transformed["calls"], cuno=transformed["cuno"])
-    if failures:
-        rows = [to_jsonable(f) for f in failures]
-        summary = "; ".join(str(r.get("message", r)) for r in rows[:5])
-        raise ValidationFailed(
-            f"order {event.source_id} failed validation: {summary}", failures=rows,
-            resolution="correct the order or the mapping files, then `psinfor dlq replay`",
-        )
-    hold = getattr(engine, "check_anomalies", None)
-    if hold is not None:
-        hold(order)  # raises HeldForReview
+    raise_if_failed(engine.validate_order(order, transformed["calls"], cuno=transformed["cuno"]),
+                    f"order {event.source_id}")
+    engine.check_anomalies(order)  # raises HeldForReview
     return transformed
 
 

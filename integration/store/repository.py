@@ -113,17 +113,6 @@ class Store:
             if status in m.FINAL_STATUSES:
                 event.finished_at = m.utcnow()
 
-    def mark_queued(self, event_ids: Sequence[int]) -> None:
-        """Received → queued, only for events no worker has touched yet."""
-        if not event_ids:
-            return
-        with self.session() as s:
-            s.execute(
-                update(m.SyncEvent)
-                .where(m.SyncEvent.id.in_(list(event_ids)), m.SyncEvent.status == m.RECEIVED)
-                .values(status=m.QUEUED, updated_at=m.utcnow())
-            )
-
     # -- steps ---------------------------------------------------------------------------------------
     def start_step(self, event_id: int, step: str,
                    previous_step: str | None = None) -> tuple[EventRow, dict[str, Any] | None] | None:
