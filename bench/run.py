@@ -28,10 +28,10 @@ from sqlalchemy import delete
 
 from integration.config import PROJECT_ROOT
 from integration.connectors.prestashop import webhooks
-from integration.stack import PS_KEY, WEBHOOK_SECRET, Stack
 from integration.store import models as m
 from integration.store.db import session_scope
 from integration.store.repository import Store
+from psinfor_devkit.stack import PS_KEY, WEBHOOK_SECRET, Stack
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 ION_QUOTA_PER_MINUTE = 3000  # about, per tenant (reference/infor-ion-m3.md §5)

@@ -1,8 +1,13 @@
-"""The ``psinfor`` command. Sub-command groups live beside the code they drive and are attached here."""
+"""The ``psinfor`` command. Sub-command groups live beside the code they drive and are attached here.
+
+They are found through the ``psinfor.commands`` entry points, so the product's own layers (``tasks`` publishes to
+the broker) and the dev kit (``sandbox``, ``demo``, installed only for development) add their commands without
+this module importing them.
+"""
 
 from __future__ import annotations
 
-import importlib
+from importlib.metadata import entry_points
 
 import click
 
@@ -13,20 +18,15 @@ def main() -> None:
     """psinfor: PrestaShop ⇄ Infor ERP integration."""
 
 
-# (module, attribute): each module owns one click group; a missing module is skipped while it is being built.
-_SUBCOMMANDS = (
-    ("integration.sandbox.cli", "sandbox"),
-    ("integration.mapping.cli", "map_group"),
-    ("integration.ops_cli", "db"),
-    ("integration.ops_cli", "events"),
-    ("tasks.cli", "dlq"),
-    ("tasks.cli", "resync"),
-    ("integration.demo", "demo"),
-)
-
-for _module, _attr in _SUBCOMMANDS:
-    try:
-        main.add_command(getattr(importlib.import_module(_module), _attr))
-    except ModuleNotFoundError as _exc:
-        if not (_exc.name and _module.startswith(_exc.name)):
+def _attach_commands() -> None:
+    for entry in sorted(entry_points(group="psinfor.commands"), key=lambda e: e.name):
+        try:
+            command = entry.load()
+        except ModuleNotFoundError as exc:  # a dev-kit entry point left behind by an uninstalled package
+            if exc.name and entry.value.startswith(exc.name):
+                continue
             raise
+        main.add_command(command, entry.name)
+
+
+_attach_commands()

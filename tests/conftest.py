@@ -15,11 +15,11 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from integration.devservices import ensure_redis
 from integration.store.db import dispose_all, get_engine
 from integration.store.migrate import upgrade
 from integration.store.models import Base
 from integration.store.repository import Store
+from psinfor_devkit.devservices import ensure_redis
 
 # Tests use their own Redis database so they never touch a developer's data on db 0.
 TEST_REDIS_URL = os.environ.get("PSINFOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")

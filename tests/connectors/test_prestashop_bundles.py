@@ -12,7 +12,7 @@ from integration.config import PrestaShopSettings, Secret
 from integration.connectors.prestashop.bundles import BUNDLE_KEYS, fetch_order_bundle, read_order_bundle
 from integration.connectors.prestashop.client import PrestaShopClient
 from integration.jsonutil import to_jsonable
-from integration.sandbox.prestashop import start_prestashop_sandbox
+from psinfor_devkit.sandbox.prestashop import start_prestashop_sandbox
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "prestashop"
 KEY = "ZQ88PRJX5VWQHCWE4EE7SQ7HPNX00RAJ"

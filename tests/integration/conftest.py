@@ -115,10 +115,10 @@ class Systems:
     """Both sandboxes and our receiver over real HTTP, with settings and a runtime pointing at them."""
 
     def __init__(self, tmp_path: Path, make_settings: Callable[..., Settings], runtime_for: Callable[[Settings], Any]):
-        from integration.sandbox.infor import start_infor_sandbox
-        from integration.sandbox.prestashop import start_prestashop_sandbox
-        from integration.sandbox.server import serve_wsgi
         from integration.web.app import create_app
+        from psinfor_devkit.sandbox.infor import start_infor_sandbox
+        from psinfor_devkit.sandbox.prestashop import start_prestashop_sandbox
+        from psinfor_devkit.sandbox.server import serve_wsgi
         from tasks.dispatch import enqueue
 
         self.infor = start_infor_sandbox(port=0)

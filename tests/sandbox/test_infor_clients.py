@@ -15,7 +15,7 @@ import requests
 
 from integration.connectors.infor.ionapi import IonApiCredentials
 from integration.connectors.infor.m3 import M3Client
-from integration.sandbox.infor import InforSandboxServer, start_infor_sandbox
+from psinfor_devkit.sandbox.infor import InforSandboxServer, start_infor_sandbox
 
 oauthlib = pytest.importorskip("requests_oauthlib")
 

@@ -21,8 +21,8 @@ from integration.connectors.infor.errors import (
 )
 from integration.connectors.infor.ionapi import IonApiCredentials, TokenProvider
 from integration.connectors.infor.m3 import M3Client
-from integration.sandbox import catalogue
-from integration.sandbox.infor import InforSandboxServer, start_infor_sandbox
+from psinfor_devkit.sandbox import catalogue
+from psinfor_devkit.sandbox.infor import InforSandboxServer, start_infor_sandbox
 
 
 @pytest.fixture

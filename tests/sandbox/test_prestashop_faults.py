@@ -15,8 +15,8 @@ from integration.connectors.prestashop.errors import (
 )
 from integration.connectors.resilience import CircuitBreaker, CircuitOpen
 from integration.errors import TransientError
-from integration.sandbox.prestashop import start_prestashop_sandbox
-from integration.sandbox.server import SandboxServer
+from psinfor_devkit.sandbox.prestashop import start_prestashop_sandbox
+from psinfor_devkit.sandbox.server import SandboxServer
 from tests.sandbox.prestashop_helpers import KEY
 
 

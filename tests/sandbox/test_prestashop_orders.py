@@ -13,9 +13,9 @@ from integration.connectors.prestashop import webhooks
 from integration.connectors.prestashop.bundles import fetch_order_bundle
 from integration.connectors.prestashop.client import PrestaShopClient
 from integration.connectors.prestashop.errors import PrestaShopBadRequest, PrestaShopPermanentError
-from integration.sandbox import catalogue
-from integration.sandbox.prestashop import start_prestashop_sandbox
-from integration.sandbox.server import SandboxServer
+from psinfor_devkit.sandbox import catalogue
+from psinfor_devkit.sandbox.prestashop import start_prestashop_sandbox
+from psinfor_devkit.sandbox.server import SandboxServer
 from tests.sandbox.prestashop_helpers import KEY, webhook_receiver
 
 SECRET = "whsec_test_secret"

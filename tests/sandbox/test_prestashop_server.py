@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from integration.sandbox.server import serve_wsgi
+from psinfor_devkit.sandbox.server import serve_wsgi
 
 
 def _app(environ, start_response):

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from integration.sandbox.prestashop import start_prestashop_sandbox
-from integration.sandbox.prestashop.cli import command
-from integration.sandbox.server import SandboxServer
+from psinfor_devkit.sandbox.prestashop import start_prestashop_sandbox
+from psinfor_devkit.sandbox.prestashop.cli import command
+from psinfor_devkit.sandbox.server import SandboxServer
 from tests.sandbox.prestashop_helpers import KEY
 
 
@@ -56,7 +56,7 @@ def test_cli_runs_the_sandbox_as_a_process(tmp_path) -> None:
 
     import requests
 
-    from integration.devservices import free_port
+    from psinfor_devkit.devservices import free_port
 
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "integration", "sandbox", "prestashop", "--port", str(port),

@@ -11,8 +11,8 @@ import requests
 from lxml import etree
 
 from integration.connectors.prestashop.parsing import parse_xml
-from integration.sandbox.prestashop import start_prestashop_sandbox
-from integration.sandbox.server import SandboxServer
+from psinfor_devkit.sandbox.prestashop import start_prestashop_sandbox
+from psinfor_devkit.sandbox.server import SandboxServer
 from tests.sandbox.prestashop_helpers import FIXTURES, KEY, fixture_shape, shape
 
 XLINK = "{http://www.w3.org/1999/xlink}href"

@@ -1,6 +1,6 @@
 import redis
 
-from integration.devservices import ensure_redis, free_port
+from psinfor_devkit.devservices import ensure_redis, free_port
 
 
 def test_private_redis_starts_when_none_answers():

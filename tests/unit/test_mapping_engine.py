@@ -12,7 +12,7 @@ from integration.errors import MappingError, ValidationFailed
 from integration.jsonutil import dumps, to_jsonable
 from integration.mapping import m3fields
 from integration.mapping.engine import MappingEngine
-from integration.sandbox import catalogue
+from psinfor_devkit.sandbox import catalogue
 
 from .test_mapping_support import MAPPINGS_DIR, customer_record, erp_items, make_bundle
 

@@ -122,7 +122,7 @@ def test_preview_shows_a_mapping_error_as_a_result(engine):
 
 def test_preview_reads_an_order_from_the_configured_shop(monkeypatch):
     """--ps-order against the PrestaShop sandbox (in-process HTTP): reads only, shows the order."""
-    sandbox = pytest.importorskip("integration.sandbox.prestashop")
+    sandbox = pytest.importorskip("psinfor_devkit.sandbox.prestashop")
     import requests
 
     key = "PREVIEWKEY" + "0" * 22

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from integration.sandbox import catalogue as cat
+from psinfor_devkit.sandbox import catalogue as cat
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 PARIS = ZoneInfo("Europe/Paris")

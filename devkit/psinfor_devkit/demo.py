@@ -15,9 +15,9 @@ import click
 import requests
 
 from integration.config import PROJECT_ROOT
-from integration.stack import Stack
 from integration.store import models as m
 from integration.store.repository import Store
+from psinfor_devkit.stack import Stack
 
 
 def _place(stack: Stack, body: dict[str, object]) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from integration.sandbox.prestashop import DEFAULT_KEY, start_prestashop_sandbox
+from psinfor_devkit.sandbox.prestashop import DEFAULT_KEY, start_prestashop_sandbox
 
 
 @click.command("prestashop")

@@ -1,4 +1,4 @@
-"""Measure the PrestaShop sandbox's simple-GET rate: ``python -m integration.sandbox.prestashop.loadtest``.
+"""Measure the PrestaShop sandbox's simple-GET rate: ``python -m psinfor_devkit.sandbox.prestashop.loadtest``.
 
 The sandbox runs in its own process (its own GIL, as under ``psinfor sandbox prestashop``), the load comes
 from separate processes over keep-alive connections (``http.client``, the cheapest client, so the client side
@@ -19,8 +19,8 @@ import time
 import urllib.request
 from typing import Any
 
-from integration.devservices import free_port
-from integration.sandbox.prestashop import DEFAULT_KEY
+from psinfor_devkit.devservices import free_port
+from psinfor_devkit.sandbox.prestashop import DEFAULT_KEY
 
 AUTH = "Basic " + base64.b64encode(f"{DEFAULT_KEY}:".encode()).decode()
 

@@ -25,9 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from integration.sandbox import catalogue
-from integration.sandbox.prestashop.query import WsError
-from integration.sandbox.prestashop.schema import RESOURCES, Field, Resource
+from psinfor_devkit.sandbox import catalogue
+from psinfor_devkit.sandbox.prestashop.query import WsError
+from psinfor_devkit.sandbox.prestashop.schema import RESOURCES, Field, Resource
 
 LANGUAGES = (1, 2)  # English, French: two languages make the JSON i18n shape the list form
 SHOP_ID = 1

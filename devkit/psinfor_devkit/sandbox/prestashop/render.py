@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from integration.sandbox.prestashop.schema import Resource
+from psinfor_devkit.sandbox.prestashop.schema import Resource
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">\n'
 XML_TAIL = "</prestashop>\n"

@@ -34,8 +34,8 @@ from urllib.parse import unquote
 from flask import Flask, Response, jsonify, request
 
 from integration.connectors.infor.metadata import transaction_meta
-from integration.sandbox.faults import FaultConfig, Faults
-from integration.sandbox.infor.state import CONTEXT_PARAMS, DEFAULT_MAXRECS, M3State, Nok
+from psinfor_devkit.sandbox.faults import FaultConfig, Faults
+from psinfor_devkit.sandbox.infor.state import CONTEXT_PARAMS, DEFAULT_MAXRECS, M3State, Nok
 
 TENANT = "PSINFOR_SBX"
 

@@ -12,7 +12,7 @@ def sandbox() -> None:
     """Run the PrestaShop or Infor sandbox (faithful HTTP emulators for demos, tests and benchmarks)."""
 
 
-for _module in ("integration.sandbox.prestashop.cli", "integration.sandbox.infor.cli"):
+for _module in ("psinfor_devkit.sandbox.prestashop.cli", "psinfor_devkit.sandbox.infor.cli"):
     try:
         sandbox.add_command(importlib.import_module(_module).command)
     except ModuleNotFoundError as _exc:

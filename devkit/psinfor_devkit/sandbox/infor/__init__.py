@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from integration.sandbox.infor.app import TENANT, Gateway, SandboxCredentials, create_app
-from integration.sandbox.infor.state import M3State
-from integration.sandbox.server import SandboxServer, serve_wsgi
+from psinfor_devkit.sandbox.infor.app import TENANT, Gateway, SandboxCredentials, create_app
+from psinfor_devkit.sandbox.infor.state import M3State
+from psinfor_devkit.sandbox.server import SandboxServer, serve_wsgi
 
 
 class InforSandboxServer(SandboxServer):

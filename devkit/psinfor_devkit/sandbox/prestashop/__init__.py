@@ -6,11 +6,11 @@ the webhooks our shop module sends, ``faults`` for fault injection.
 
 from __future__ import annotations
 
-from integration.sandbox.catalogue import SHOP_TIMEZONE
-from integration.sandbox.prestashop.app import PrestaShopSandboxApp
-from integration.sandbox.prestashop.notify import WebhookSender
-from integration.sandbox.prestashop.state import KeyAccess, ShopState
-from integration.sandbox.server import SandboxServer, serve_wsgi
+from psinfor_devkit.sandbox.catalogue import SHOP_TIMEZONE
+from psinfor_devkit.sandbox.prestashop.app import PrestaShopSandboxApp
+from psinfor_devkit.sandbox.prestashop.notify import WebhookSender
+from psinfor_devkit.sandbox.prestashop.state import KeyAccess, ShopState
+from psinfor_devkit.sandbox.server import SandboxServer, serve_wsgi
 
 DEFAULT_KEY = "SANDBOXKEY0000000000000000000000"
 

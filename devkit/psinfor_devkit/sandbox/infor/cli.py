@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from integration.sandbox.infor import start_infor_sandbox
+from psinfor_devkit.sandbox.infor import start_infor_sandbox
 
 
 @click.command("infor")

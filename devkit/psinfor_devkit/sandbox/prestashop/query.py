@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from difflib import get_close_matches
 from typing import Any
 
-from integration.sandbox.prestashop.schema import Resource
+from psinfor_devkit.sandbox.prestashop.schema import Resource
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from integration.devservices import RedisService, ensure_redis, free_port
+from psinfor_devkit.devservices import RedisService, ensure_redis, free_port
 
 BIN = Path(sys.executable).parent
 PS_KEY = "DEMOKEY00000000000000000000000001"[:32]

@@ -41,10 +41,10 @@ from typing import Any
 
 from lxml import etree
 
-from integration.sandbox.faults import Decision, FaultConfig, Faults
-from integration.sandbox.prestashop import render
-from integration.sandbox.prestashop.notify import WebhookSender
-from integration.sandbox.prestashop.query import (
+from psinfor_devkit.sandbox.faults import Decision, FaultConfig, Faults
+from psinfor_devkit.sandbox.prestashop import render
+from psinfor_devkit.sandbox.prestashop.notify import WebhookSender
+from psinfor_devkit.sandbox.prestashop.query import (
     WsError,
     build_filters,
     matches,
@@ -53,9 +53,9 @@ from integration.sandbox.prestashop.query import (
     parse_sort,
     sort_records,
 )
-from integration.sandbox.prestashop.schema import RESOURCES, Resource
-from integration.sandbox.prestashop.state import LANGUAGES, SHOP_GROUP_ID, SHOP_ID, KeyAccess, ShopState
-from integration.sandbox.wsgi import Request, Response
+from psinfor_devkit.sandbox.prestashop.schema import RESOURCES, Resource
+from psinfor_devkit.sandbox.prestashop.state import LANGUAGES, SHOP_GROUP_ID, SHOP_ID, KeyAccess, ShopState
+from psinfor_devkit.sandbox.wsgi import Request, Response
 
 PHP_NOTICE = (b"<br />\n<b>Notice</b>:  Undefined index: id_lang in <b>/var/www/html/classes/Product.php</b> "
               b"on line <b>1261</b><br />\n")

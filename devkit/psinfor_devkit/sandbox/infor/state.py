@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integration.connectors.infor.metadata import transaction_meta
-from integration.sandbox import catalogue
+from psinfor_devkit.sandbox import catalogue
 
 Record = dict[str, str]
 
