@@ -479,9 +479,11 @@ def bounded_snapshot(where: str) -> Iterator[None]:
     """A snapshot over the store's bound is the flow's mistake, not a database fault: say so plainly."""
     try:
         yield
-    except StatementError as exc:
-        if isinstance(exc.orig, SnapshotTooLarge):
-            raise PermanentError(f"{where}: its output is too large to keep ({exc.orig})",
+    except (StatementError, SnapshotTooLarge) as exc:
+        # SQLite's driver reports it wrapped by SQLAlchemy; psycopg serialises while adapting, unwrapped.
+        cause = exc.orig if isinstance(exc, StatementError) else exc
+        if isinstance(cause, SnapshotTooLarge):
+            raise PermanentError(f"{where}: its output is too large to keep ({cause})",
                                  resolution="the flow must carry smaller batches (Flow.batch_size) or pass ids "
                                             "and leave bulk data at the source") from None
         raise
