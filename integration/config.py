@@ -17,7 +17,10 @@ import yaml
 
 from integration.errors import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+# In a checkout, paths default to the repository (var/, mappings/); installed from a wheel, to the working
+# directory the process runs in.
+PROJECT_ROOT = _SOURCE_ROOT if (_SOURCE_ROOT / "pyproject.toml").exists() else Path.cwd()
 
 
 class Secret:
