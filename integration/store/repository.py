@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from integration.errors import PermanentError, TransientError
@@ -130,83 +130,65 @@ class Store:
 
     def _start_step(self, event_id: int, step: str, previous_step: str | None,
                     task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
-        ev, st = m.SyncEvent, m.SyncStep
         with get_engine(self.url).begin() as conn:
-            event = conn.execute(select(ev.id, ev.connection, ev.entity, ev.source_id, ev.event_type, ev.payload,
-                                        ev.attempts, ev.status, ev.current_step).where(ev.id == event_id)).first()
+            event = conn.execute(_Q.select_event, {"b_event": event_id}).first()
             if event is None or event.status in m.FINAL_STATUSES:
                 return None
             rows = {r.step: r for r in conn.execute(
-                select(st.step, st.status, st.output, st.attempts).where(
-                    st.event_id == event_id, st.step.in_([step, previous_step or step])))}
+                _Q.select_steps, {"b_event": event_id, "b_step": step, "b_previous": previous_step or step})}
             row = rows.get(step)
             if row is not None and row.status == m.StepStatus.DONE and event.current_step != step:
                 return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
             now = m.utcnow()
             running = m.StepStatus.RUNNING
-            if row is None:
-                conn.execute(insert(st).values(event_id=event_id, step=step, status=running, attempts=1,
-                                               started_at=now))
-            else:
-                conn.execute(update(st).where(st.event_id == event_id, st.step == step)
-                             .values(status=running, attempts=st.attempts + 1, started_at=now))
-            conn.execute(update(ev).where(ev.id == event_id).values(
-                status=m.RUNNING, current_step=step, attempts=ev.attempts + 1, updated_at=now))
-            attempt = conn.execute(insert(m.SyncAttempt).values(
-                event_id=event_id, step=step, attempt=(row.attempts if row is not None else 0) + 1, task_id=task_id,
-                outcome=running, started_at=now)).inserted_primary_key
+            params = {"b_event": event_id, "b_step": step, "b_status": running, "b_now": now}
+            conn.execute(_Q.insert_step if row is None else _Q.restart_step, params)
+            conn.execute(_Q.start_event, params)
+            attempt = conn.execute(_Q.insert_attempt, {
+                **params, "b_attempt": (row.attempts if row is not None else 0) + 1, "b_task": task_id,
+            }).inserted_primary_key
             previous = rows[previous_step].output if previous_step and previous_step in rows else None
             view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
                             dict(event.payload or {}), event.attempts + 1, int(attempt[0]) if attempt else 0)
             return view, previous
-
-    @staticmethod
-    def _end_attempt(conn: Any, attempt_id: int, outcome: str, error: dict[str, Any] | None, now: datetime) -> None:
-        if attempt_id:
-            conn.execute(update(m.SyncAttempt).where(m.SyncAttempt.id == attempt_id)
-                         .values(outcome=outcome, error=error, finished_at=now))
 
     def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
                     final_status: str | None = None, result: dict[str, Any] | None = None,
                     attempt_id: int = 0, outcome: str = m.StepStatus.DONE) -> None:
         """The step's outcome and snapshot, and (for the last step, or a skip) the event's final status.
 
-        The snapshot is the next step's input: it is bounded (``MAX_SNAPSHOT_BYTES``) so that a batch flow
-        passes a window of rows along, never a whole catalogue."""
+        The snapshot is the next step's input: it is bounded (``db.MAX_JSON_BYTES``) so that a batch flow
+        passes a window of rows along, never a whole catalogue. Core statements built once: this runs for
+        every step of every event."""
         now = m.utcnow()
         snapshot = to_jsonable(output) if output is not None else None
-        with bounded_snapshot(f"event {event_id} step {step}"), self.session() as s:
-            s.execute(update(m.SyncStep)
-                      .where(m.SyncStep.event_id == event_id, m.SyncStep.step == step)
-                      .values(status=m.StepStatus.DONE, output=snapshot, error=None, finished_at=now))
-            self._end_attempt(s, attempt_id, outcome, None, now)
-            values: dict[str, Any] = {"updated_at": now}
-            if final_status is not None:
-                values.update(status=final_status, finished_at=now,
-                              result=to_jsonable(result) if result is not None else None)
+        with bounded_snapshot(f"event {event_id} step {step}"), get_engine(self.url).begin() as conn:
+            conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
+                                          "b_output": snapshot, "b_now": now})
+            if attempt_id:
+                conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": outcome, "b_error": None,
+                                              "b_now": now})
             # A final event keeps its outcome: a late duplicate never overwrites "succeeded" with "skipped".
-            s.execute(update(m.SyncEvent)
-                      .where(m.SyncEvent.id == event_id, m.SyncEvent.status.not_in(m.FINAL_STATUSES))
-                      .values(**values))
+            if final_status is None:
+                conn.execute(_Q.touch_event, {"b_event": event_id, "b_now": now})
+            else:
+                conn.execute(_Q.final_event, {"b_event": event_id, "b_now": now, "b_status": final_status,
+                                              "b_result": to_jsonable(result) if result is not None else None})
 
     def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool,
                   attempt_id: int = 0, outcome: str | None = None) -> None:
         """A failed (or held) attempt: the step row and its attempt say so, and the event keeps the error."""
         status = outcome or (m.StepStatus.RETRYING if retrying else m.StepStatus.FAILED)
-        with self.session() as s:
-            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
-            now = m.utcnow()
-            if row is not None:
-                row.status = status
-                row.error = to_jsonable(error)
-                row.finished_at = None if retrying else now
-            self._end_attempt(s, attempt_id, status, to_jsonable(error), now)
-            event = s.get(m.SyncEvent, event_id)
-            if event is not None:
-                event.last_error = to_jsonable(error)
-                if event.status not in m.FINAL_STATUSES:
-                    event.status = m.RETRYING if retrying else event.status
-                event.updated_at = m.utcnow()
+        now = m.utcnow()
+        error = to_jsonable(error)
+        with get_engine(self.url).begin() as conn:
+            conn.execute(_Q.fail_step, {"b_event": event_id, "b_step": step, "b_status": status, "b_error": error,
+                                        "b_finished": None if retrying else now})
+            if attempt_id:
+                conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": status, "b_error": error,
+                                              "b_now": now})
+            conn.execute(_Q.fail_event, {"b_event": event_id, "b_now": now, "b_error": error,
+                                         "b_status": m.RETRYING if retrying else None})
 
     # -- bindings ------------------------------------------------------------------------------------
     def get_binding(self, connection: str, entity: str, ps_id: str) -> str | None:
@@ -216,48 +198,46 @@ class Store:
 
     def binding_row(self, connection: str, entity: str, ps_id: str) -> tuple[str, dict[str, Any]] | None:
         """(infor_id, data) of the binding or of a pending claim."""
-        with self.session() as s:
-            row = s.execute(
-                select(m.Binding.infor_id, m.Binding.data).where(
-                    m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
-                )
-            ).first()
-            return None if row is None else (str(row[0]), dict(row[1] or {}))
+        with get_engine(self.url).connect() as conn:
+            row = conn.execute(_Q.select_binding, _binding_key(connection, entity, ps_id)).first()
+            return None if row is None else (str(row.infor_id), dict(row.data or {}))
 
     def claim(self, connection: str, entity: str, ps_id: str, event_id: int, data: dict[str, Any]) -> bool:
         """Claim the creation of a record for one event; False when another claim or binding exists."""
         try:
-            with self.session() as s:
-                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id,
-                                infor_id=f"{m.PENDING_PREFIX}{event_id}",
-                                data=to_jsonable({**data, "event_id": event_id})))
+            with get_engine(self.url).begin() as conn:
+                conn.execute(_Q.insert_binding, {
+                    **_binding_key(connection, entity, ps_id), "b_infor": f"{m.PENDING_PREFIX}{event_id}",
+                    "b_data": to_jsonable({**data, "event_id": event_id}), "b_now": m.utcnow()})
             return True
         except IntegrityError:
             return False
 
     def update_binding_data(self, connection: str, entity: str, ps_id: str, **data: Any) -> dict[str, Any]:
         """Merge ``data`` into the binding's (or claim's) data: a temporary order number, the last state sent..."""
-        with self.session() as s:
-            binding = s.scalar(select(m.Binding).where(
-                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
-            if binding is None:
+        key = _binding_key(connection, entity, ps_id)
+        with get_engine(self.url).begin() as conn:
+            row = conn.execute(_Q.select_binding_for_update, key).first()
+            if row is None:
                 raise LookupError(f"no claim for {entity} {ps_id}")
-            merged = {**(binding.data or {}), **to_jsonable(data)}
-            binding.data = merged
+            merged = {**(row.data or {}), **to_jsonable(data)}
+            conn.execute(_Q.update_binding, {"b_id": row.id, "b_infor": row.infor_id, "b_data": merged,
+                                             "b_now": m.utcnow()})
             return merged
 
     def finalize_binding(self, connection: str, entity: str, ps_id: str, infor_id: str,
                          data: dict[str, Any] | None = None) -> None:
         """Turn a claim into the binding (or create the binding when there was no claim)."""
-        with self.session() as s:
-            binding = s.scalar(select(m.Binding).where(
-                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
-            if binding is None:
-                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id, infor_id=infor_id,
-                                data=to_jsonable(data) if data else None))
+        key = _binding_key(connection, entity, ps_id)
+        now = m.utcnow()
+        with get_engine(self.url).begin() as conn:
+            row = conn.execute(_Q.select_binding_for_update, key).first()
+            if row is None:
+                conn.execute(_Q.insert_binding, {**key, "b_infor": infor_id,
+                                                 "b_data": to_jsonable(data) if data else None, "b_now": now})
                 return
-            binding.infor_id = infor_id
-            binding.data = to_jsonable({**(binding.data or {}), **(data or {})})
+            conn.execute(_Q.update_binding, {"b_id": row.id, "b_infor": infor_id, "b_now": now,
+                                             "b_data": to_jsonable({**(row.data or {}), **(data or {})})})
 
     def get_binding_by_infor(self, connection: str, entity: str, infor_id: str) -> str | None:
         with self.session() as s:
@@ -472,6 +452,57 @@ class Store:
             if status:
                 query = query.where(m.SyncEvent.status == status)
             return list(s.scalars(query))
+
+
+def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
+    return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
+
+
+class _Q:
+    """The hot path's statements, built once (bound parameters ``b_*``): building a statement per call was the
+    largest CPU share of a step's own bookkeeping."""
+
+    ev, st, at, bd = (cast(Table, m.SyncEvent.__table__), cast(Table, m.SyncStep.__table__),
+                      cast(Table, m.SyncAttempt.__table__), cast(Table, m.Binding.__table__))
+    select_event = select(ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload,
+                          ev.c.attempts, ev.c.status, ev.c.current_step).where(ev.c.id == bindparam("b_event"))
+    select_steps = select(st.c.step, st.c.status, st.c.output, st.c.attempts).where(
+        st.c.event_id == bindparam("b_event"), st.c.step.in_([bindparam("b_step"), bindparam("b_previous")]))
+    insert_step = insert(st).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
+                                    status=bindparam("b_status"), attempts=1, started_at=bindparam("b_now"))
+    restart_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), attempts=st.c.attempts + 1, started_at=bindparam("b_now"))
+    start_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+        status=m.RUNNING, current_step=bindparam("b_step"), attempts=ev.c.attempts + 1, updated_at=bindparam("b_now"))
+    insert_attempt = insert(at).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
+                                       attempt=bindparam("b_attempt"), task_id=bindparam("b_task"),
+                                       outcome=bindparam("b_status"), started_at=bindparam("b_now"))
+    end_attempt = update(at).where(at.c.id == bindparam("b_attempt_id")).values(
+        outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=bindparam("b_now"))
+    finish_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), output=bindparam("b_output"), error=None, finished_at=bindparam("b_now"))
+    fail_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished"))
+    touch_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        updated_at=bindparam("b_now"))
+    final_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        updated_at=bindparam("b_now"), status=bindparam("b_status"), finished_at=bindparam("b_now"),
+        result=bindparam("b_result"))
+    # A failure keeps the error; the status becomes "retrying" only while the event is active.
+    fail_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+        last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
+        status=case((ev.c.status.in_(m.FINAL_STATUSES), ev.c.status),
+                    else_=func.coalesce(bindparam("b_status", type_=ev.c.status.type), ev.c.status)))
+    _binding_where = (bd.c.connection == bindparam("b_connection"), bd.c.entity == bindparam("b_entity"),
+                      bd.c.ps_id == bindparam("b_ps"))
+    select_binding = select(bd.c.infor_id, bd.c.data).where(*_binding_where)
+    select_binding_for_update = select(bd.c.id, bd.c.infor_id, bd.c.data).where(*_binding_where).with_for_update()
+    insert_binding = insert(bd).values(connection=bindparam("b_connection"), entity=bindparam("b_entity"),
+                                       ps_id=bindparam("b_ps"), infor_id=bindparam("b_infor"),
+                                       data=bindparam("b_data"), created_at=bindparam("b_now"),
+                                       updated_at=bindparam("b_now"))
+    update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
+        infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
 
 
 @contextmanager

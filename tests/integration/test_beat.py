@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from integration.store.migrate import upgrade
 from tests.integration.conftest import wait_until
 
 BIN = Path(sys.executable).parent
@@ -16,6 +17,7 @@ def test_a_second_beat_exits(tmp_path, redis_url, clean_broker):
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
            "PSINFOR_POLL_INTERVAL": "3600", "PSINFOR_SWEEP_INTERVAL": "3600"}
     root = Path(__file__).resolve().parents[2]
+    upgrade(env["DATABASE_URL"])  # a beat refuses a database with pending migrations
 
     def beat(name: str) -> tuple[subprocess.Popen[bytes], Path]:
         log = tmp_path / f"{name}.log"
