@@ -37,8 +37,8 @@ lint: $(STAMP) ## ruff, mypy and the import contracts (pyproject.toml [tool.impo
 bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
 	$(BIN)/python -m bench.run
 
-worker: $(STAMP) ## a Celery worker for every queue (threads pool, API-bound)
-	$(BIN)/celery -A tasks.app worker -P threads -c $${CONCURRENCY:-16} -Q webhooks,orders,customers,catalog,inventory,status,dead_letter,maintenance -l INFO
+worker: $(STAMP) ## a Celery worker for every queue the flows declare (threads pool, API-bound)
+	$(BIN)/celery -A tasks.app worker -P threads -c $${CONCURRENCY:-16} -Q $$($(BIN)/python -m tasks.routing) -l INFO
 
 beat: $(STAMP) ## the Celery beat scheduler (pollers, sweeper); only one may run
 	$(BIN)/celery -A tasks.app beat -l INFO -s var/celerybeat-schedule

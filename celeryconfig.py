@@ -11,6 +11,8 @@ import os
 from kombu import Exchange, Queue
 
 from integration.config import get_settings
+from integration.flows.registry import FLOWS
+from tasks import routing
 
 _settings = get_settings()
 
@@ -25,23 +27,16 @@ if os.environ.get("PSINFOR_BROKER_PREFIX"):
     broker_transport_options["global_keyprefix"] = os.environ["PSINFOR_BROKER_PREFIX"]
 broker_connection_retry_on_startup = True
 
-QUEUE_NAMES = ("webhooks", "orders", "customers", "catalog", "inventory", "status", "dead_letter", "maintenance")
+# Queues, routes and the beat schedule are generated from the flow registry (tasks/routing.py): a flow
+# declares its queue, steps and pollers once, and a task can never land on a queue nobody consumes.
+QUEUE_NAMES = routing.queue_names(FLOWS.values())
 _exchange = Exchange("psinfor", type="direct")
 task_queues = tuple(Queue(name, _exchange, routing_key=name) for name in QUEUE_NAMES)
-task_default_queue = "orders"
+task_default_queue = routing.MAINTENANCE_QUEUE
 task_default_exchange = "psinfor"
-task_default_routing_key = "orders"
+task_default_routing_key = routing.MAINTENANCE_QUEUE
 task_create_missing_queues = False  # a typo in a queue name is an error, not a new queue nobody consumes
-task_routes = {
-    "psinfor.order.*": {"queue": "orders"},
-    "psinfor.customer.*": {"queue": "customers"},
-    "psinfor.product.*": {"queue": "catalog"},
-    "psinfor.stock.*": {"queue": "inventory"},
-    "psinfor.status.*": {"queue": "status"},
-    "psinfor.order_status.*": {"queue": "status"},
-    "psinfor.dead_letter.*": {"queue": "dead_letter"},
-    "psinfor.maintenance.*": {"queue": "maintenance"},
-}
+task_routes = routing.task_routes(FLOWS.values())
 
 task_serializer = "json"
 result_serializer = "json"
@@ -69,23 +64,6 @@ retry_backoff_max = float(os.environ.get("PSINFOR_RETRY_BACKOFF_MAX", 300.0))
 retry_max_retries = int(os.environ.get("PSINFOR_MAX_RETRIES", 8))
 assert retry_backoff_max * 2 < VISIBILITY_TIMEOUT, "retry_backoff_max must stay well below the visibility timeout"
 
-POLL_INTERVAL = float(os.environ.get("PSINFOR_POLL_INTERVAL", 60))
-SWEEP_INTERVAL = float(os.environ.get("PSINFOR_SWEEP_INTERVAL", 60))
-STATUS_POLL_INTERVAL = float(os.environ.get("PSINFOR_STATUS_POLL_INTERVAL", 300))
-beat_schedule = {
-    "poll-prestashop-orders": {
-        "task": "psinfor.maintenance.poll_orders",
-        "schedule": POLL_INTERVAL,
-        "options": {"expires": POLL_INTERVAL},
-    },
-    "poll-infor-order-status": {
-        "task": "psinfor.maintenance.poll_order_status",
-        "schedule": STATUS_POLL_INTERVAL,
-        "options": {"expires": STATUS_POLL_INTERVAL},
-    },
-    "sweep-stale-events": {
-        "task": "psinfor.maintenance.sweep",
-        "schedule": SWEEP_INTERVAL,
-        "options": {"expires": SWEEP_INTERVAL},
-    },
-}
+beat_schedule = routing.beat_schedule(FLOWS.values())
+# Only one beat schedules: the leader, by a lease in Redis (tasks/beat.py).
+beat_scheduler = "tasks.beat:LeaderScheduler"

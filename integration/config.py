@@ -17,7 +17,10 @@ import yaml
 
 from integration.errors import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+# In a checkout, paths default to the repository (var/, mappings/); installed from a wheel, to the working
+# directory the process runs in.
+PROJECT_ROOT = _SOURCE_ROOT if (_SOURCE_ROOT / "pyproject.toml").exists() else Path.cwd()
 
 
 class Secret:
@@ -111,6 +114,10 @@ class Settings:
     event_lock_seconds: float = 300.0
     # How long M3 gets to finish a write whose answer was lost, before we ask it what happened.
     outcome_settle_seconds: float = 30.0
+    # Every Redis key of the deployment starts with this (the broker's, and our locks, tokens, buckets, leader).
+    key_prefix: str = ""
+    # Succeeded and skipped events (with their snapshots and attempts) are pruned after this many days.
+    retention_days: float = 30.0
 
     def connection(self, name: str = "default") -> ConnectionSettings:
         try:
@@ -183,6 +190,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sweeper_stale_seconds=int(env.get("SWEEPER_STALE_SECONDS", 600)),
         event_lock_seconds=float(env.get("PSINFOR_EVENT_LOCK_SECONDS", 300)),
         outcome_settle_seconds=float(env.get("PSINFOR_OUTCOME_SETTLE_SECONDS", 30)),
+        key_prefix=env.get("PSINFOR_BROKER_PREFIX", ""),
+        retention_days=float(env.get("PSINFOR_RETENTION_DAYS", 30)),
     )
 
 

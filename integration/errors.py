@@ -7,6 +7,7 @@ subclasses of these two, never bare exceptions, so that decision is made in one 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -37,15 +38,27 @@ class IntegrationError(Exception):
 
 
 class TransientError(IntegrationError):
-    """Worth retrying later: timeouts, 5xx, 429, lock busy, token expired."""
+    """Worth retrying later: timeouts, 5xx, 429, lock busy, token expired.
+
+    ``retry_after``: the soonest a retry can help (the remote side said so, or a hold ends then).
+    ``counts_as_attempt``: False for a *wait* the remote side or another holder asked for (an open circuit, a
+    429, another event's claim): such waits have a budget of their own and do not use up the real attempts.
+    """
 
     transient = True
+    default_counts_as_attempt = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, counts_as_attempt: bool | None = None,
+                 resolution: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message, resolution=resolution, details=details)
+        self.retry_after = float(retry_after or 0.0)
+        self.counts_as_attempt = self.default_counts_as_attempt if counts_as_attempt is None else counts_as_attempt
 
 
 class LockBusy(TransientError):
-    """Another worker holds the record; try again shortly (``retry_after``: when its hold ends at the latest)."""
+    """Another worker or event holds the record: a wait (``retry_after``: when its hold ends at the latest)."""
 
-    retry_after: float = 0.0
+    default_counts_as_attempt = False
 
 
 class PermanentError(IntegrationError):
@@ -77,16 +90,44 @@ class HeldForReview(IntegrationError):
     """Not an error as such: anomaly detection holds the record until an operator releases it."""
 
 
+_EXTRA_TRANSIENT: list[type[BaseException]] = []
+
+
+def register_transient(*types: type[BaseException]) -> None:
+    """Exception types of an outer layer that are transient too (the task layer registers Celery's soft time
+    limit), so that the one classifier below answers for the runner and the task alike."""
+    _EXTRA_TRANSIENT.extend(t for t in types if t not in _EXTRA_TRANSIENT)
+
+
 def infrastructure_transient_types() -> tuple[type[BaseException], ...]:
-    """A brief outage of our own store or of Redis: worth retrying like a remote system's outage."""
+    """A brief outage of our own store or of Redis (or a registered outer-layer fault): worth retrying."""
     import redis
     from sqlalchemy.exc import OperationalError
 
-    return (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    return (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, *_EXTRA_TRANSIENT)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What to do about a failure: retry it (when, and whether it uses up an attempt) or dead-letter it."""
+
+    transient: bool
+    retry_after: float = 0.0
+    counts_as_attempt: bool = True
+
+    @property
+    def is_wait(self) -> bool:
+        return self.transient and not self.counts_as_attempt
+
+
+def classify(exc: BaseException) -> Classification:
+    """The one classifier of failures, for the step runner and the Celery task alike."""
+    if isinstance(exc, TransientError):
+        return Classification(True, exc.retry_after, exc.counts_as_attempt)
+    if isinstance(exc, IntegrationError):
+        return Classification(exc.transient)
+    return Classification(isinstance(exc, infrastructure_transient_types()))
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Our own errors say so; a brief outage of the store or of Redis is transient too."""
-    if isinstance(exc, IntegrationError):
-        return exc.transient
-    return isinstance(exc, infrastructure_transient_types())
+    return classify(exc).transient

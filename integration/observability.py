@@ -70,7 +70,9 @@ def init_sentry(dsn: str, *, integrations: list[Any] | None = None) -> bool:
     if not dsn:
         return False
     import sentry_sdk
+    from sentry_sdk.integrations.logging import LoggingIntegration
 
-    sentry_sdk.init(dsn=dsn, integrations=integrations or [], send_default_pii=False, before_send=_before_send,
-                    traces_sample_rate=0.0)
+    # Log lines are breadcrumbs, never events of their own: a dead letter is reported once, where it happens.
+    sentry_sdk.init(dsn=dsn, integrations=[LoggingIntegration(event_level=None), *(integrations or [])],
+                    send_default_pii=False, before_send=_before_send, traces_sample_rate=0.0)
     return True

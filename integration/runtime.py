@@ -19,6 +19,7 @@ from integration.errors import ConfigurationError, LockBusy
 from integration.store.repository import Store
 
 if TYPE_CHECKING:
+    from integration.binder import Binder
     from integration.connectors.infor.m3 import M3Client
     from integration.connectors.prestashop.client import PrestaShopClient
     from integration.mapping.engine import MappingEngine
@@ -40,6 +41,16 @@ class Runtime:
 
         return MappingEngine.load(self.settings.mappings_dir)
 
+    def binder(self, connection: str, entity: str) -> Binder:
+        """The bindings of one connection and entity (shop id ⇄ Infor id)."""
+        from integration.binder import Binder
+
+        return Binder(self.store, connection, entity)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key of ours, under the deployment's prefix like the broker's own keys."""
+        return redis_key(self.settings.key_prefix, *parts)
+
     def connection(self, name: str) -> ConnectionSettings:
         return self.settings.connection(name)
 
@@ -53,26 +64,25 @@ class Runtime:
         cache = self._thread_cache()
         key = ("prestashop", connection)
         if key not in cache:
-            cache[key] = build_prestashop_client(self.connection(connection), self.redis)
+            cache[key] = build_prestashop_client(self.connection(connection), self.redis, self.settings.key_prefix)
         return cache[key]  # type: ignore[no-any-return]
 
     def m3(self, connection: str) -> M3Client:
         cache = self._thread_cache()
         key = ("m3", connection)
         if key not in cache:
-            cache[key] = build_m3_client(self.connection(connection), self.redis)
+            cache[key] = build_m3_client(self.connection(connection), self.redis, self.settings.key_prefix)
         return cache[key]  # type: ignore[no-any-return]
 
     @contextmanager
     def record_lock(self, name: str, *, timeout: float = 120.0, wait: float = 20.0) -> Iterator[None]:
         """One worker at a time per record (two webhooks for one order must not both create it)."""
-        key = f"psinfor:lock:{name}"
+        key = self.key("lock", name)
         lock = self.redis.lock(key, timeout=timeout, blocking_timeout=wait)
         if not lock.acquire():
-            busy = LockBusy(f"record {name} is being synced by another worker")
             # When the holder may be dead, its lock only goes when it expires: wait for that, not an attempt.
-            busy.retry_after = max(0.0, float(self.redis.pttl(key) or 0) / 1000)
-            raise busy
+            raise LockBusy(f"record {name} is being synced by another worker",
+                           retry_after=max(0.0, float(self.redis.pttl(key) or 0) / 1000))
         try:
             yield
         finally:
@@ -81,26 +91,36 @@ class Runtime:
                 lock.release()
 
 
-def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis | None) -> PrestaShopClient:
+def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis | None,
+                            key_prefix: str = "") -> PrestaShopClient:
     from integration.connectors.prestashop.client import PrestaShopClient
 
     if not conn.prestashop.key:
         raise ConfigurationError(f"connection {conn.name!r}: no PrestaShop key", resolution="set PS_KEY")
-    return PrestaShopClient.from_settings(conn.prestashop, redis=redis_client, name=conn.name)
+    return PrestaShopClient.from_settings(conn.prestashop, redis=redis_client, name=conn.name, key_prefix=key_prefix)
 
 
-def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None) -> M3Client:
-    from integration.connectors.infor.ionapi import IonApiCredentials
+def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None, key_prefix: str = "") -> M3Client:
+    from integration.connectors.infor.ionapi import IonApiCredentials, TokenProvider
     from integration.connectors.infor.m3 import M3Client
     from integration.connectors.resilience import CircuitBreaker, RateLimiter
 
     infor = conn.infor
+    credentials = IonApiCredentials.from_settings(infor)
     return M3Client(
-        IonApiCredentials.from_settings(infor), cono=infor.cono, divi=infor.divi, redis=redis_client,
-        timeout=infor.timeout,
-        rate_limiter=RateLimiter(f"infor:{conn.name}", infor.rate_per_second, infor.burst, redis=redis_client),
-        breaker=CircuitBreaker(f"infor:{conn.name}", infor.breaker_failures, infor.breaker_reset, redis=redis_client),
+        credentials, cono=infor.cono, divi=infor.divi, redis=redis_client, timeout=infor.timeout,
+        rate_limiter=RateLimiter(f"infor:{conn.name}", infor.rate_per_second, infor.burst, redis=redis_client,
+                                 key_prefix=key_prefix),
+        breaker=CircuitBreaker(f"infor:{conn.name}", infor.breaker_failures, infor.breaker_reset, redis=redis_client,
+                               key_prefix=key_prefix),
+        token_provider=TokenProvider(credentials, redis=redis_client, key_prefix=key_prefix),
     )
+
+
+def redis_key(prefix: str, *parts: str) -> str:
+    """``<PSINFOR_BROKER_PREFIX>psinfor:<parts>``: every key of a deployment under one prefix, so deployments and
+    test runs sharing one Redis never touch each other's locks, tokens, buckets or beat leader."""
+    return prefix + ":".join(("psinfor", *parts))
 
 
 _runtime: Runtime | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, setup_logging, worker_process_init, worker_ready
+from celery.signals import beat_init, setup_logging, worker_init, worker_process_init, worker_ready
 
 from integration.config import get_settings
 from integration.observability import configure_logging, init_sentry
@@ -32,6 +33,26 @@ def _init_sentry() -> None:
 
 
 _init_sentry()
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_pending_migrations(sender: Any = None, **_kwargs: Any) -> None:
+    """A worker or beat process never runs against a schema it does not know: one line, then exit (EX_CONFIG).
+    (An embedded test worker is not a process of its own: its test set up the database.)"""
+    from celery.apps.worker import Worker
+    from celery.worker import WorkController
+
+    if isinstance(sender, WorkController) and not isinstance(sender, Worker):
+        return
+    from integration.runtime import get_runtime
+    from integration.store.migrate import schema_problem
+
+    problem = schema_problem(get_runtime().settings.database_url)
+    if problem:
+        sys.stderr.write(f"psinfor: {problem}\n")
+        sys.stderr.flush()
+        os._exit(78)
 
 
 @worker_process_init.connect

@@ -16,21 +16,25 @@ import structlog
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from integration.errors import IntegrationError, TransientError, infrastructure_transient_types
+from integration.errors import IntegrationError, classify, register_transient
 from integration.flows.base import describe_error
 from integration.runtime import get_runtime
 
 log = structlog.get_logger("psinfor.tasks")
 
-# Faults of our own infrastructure are transient too: the store or the broker was briefly unavailable.
-TRANSIENT = (TransientError, *infrastructure_transient_types(), SoftTimeLimitExceeded)
-
+# A soft time limit is transient, for the runner (the step row) and the task alike: one classifier decides.
+register_transient(SoftTimeLimitExceeded)
 
 DEFERRED_BUDGET_FACTOR = 3
 
 
+def will_retry_later(exc: BaseException) -> bool:
+    return classify(exc).transient
+
+
 def is_deferred(exc: BaseException) -> bool:
-    return float(getattr(exc, "retry_after", 0.0) or 0.0) > 0
+    """A wait the remote side or another holder asked for: counted apart from the real attempts."""
+    return classify(exc).is_wait
 
 
 def backoff_seconds(retries: int, base: float, maximum: float) -> float:
@@ -43,7 +47,7 @@ def error_of(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, IntegrationError):
         return exc.to_dict()
     error = describe_error(exc)
-    error["transient"] = isinstance(exc, TRANSIENT)
+    error["transient"] = classify(exc).transient
     return error
 
 
@@ -54,6 +58,10 @@ class SyncTask(Task):
     acks_late = True
     typing = True
     max_retries = None  # the budget below is ours; Celery's default of 3 must not cut it short
+    # Every failure of a step is handled here (retried or dead-lettered) and logged once by the runner: Celery
+    # records it as FAILURE without logging a second traceback, and Sentry's Celery integration skips it
+    # (the dead letter reports it, once).
+    throws = (Exception,)
 
     @property
     def max_sync_retries(self) -> int:
@@ -72,8 +80,14 @@ class SyncTask(Task):
         conf = self.app.conf
         delay = backoff_seconds(self.request.retries, float(conf.get("retry_backoff_base", 2.0)),
                                 float(conf.get("retry_backoff_max", 300.0)))
-        retry_after = float(getattr(exc, "retry_after", 0.0) or 0.0)
+        retry_after = classify(exc).retry_after if exc is not None else 0.0
         return max(delay, min(retry_after, float(conf.get("retry_backoff_max", 300.0))))
+
+    def retry_later(self, exc: BaseException, event_id: int, deferred: int) -> BaseException:
+        """The Retry to raise: waits are counted in ``deferred``, attempts by Celery's retry count."""
+        waits = deferred + (1 if is_deferred(exc) else 0)
+        return self.retry(exc=exc, countdown=self.countdown(exc), args=[event_id], kwargs={"deferred": waits},
+                          throw=False)
 
     def halt_chain(self) -> None:
         """Stop the rest of the chain (the event is final): Celery reads request.chain after we return."""
@@ -91,6 +105,7 @@ class SyncTask(Task):
             return
         log.error("event dead-lettered", event_id=event_id, step=step, dead_letter_id=dlq_id,
                   error=error.get("message"), resolution=error.get("resolution"))
+        report_dead_letter(exc, dlq_id, event_id, step)
         try:
             self.app.send_task(
                 "psinfor.dead_letter.record",
@@ -99,3 +114,14 @@ class SyncTask(Task):
             )
         except Exception:  # the SQL row is the record; the queue message is for Flower and alerting
             log.exception("could not publish the dead letter message", dead_letter_id=dlq_id)
+
+
+def report_dead_letter(exc: BaseException, dlq_id: int, event_id: int, step: str) -> None:
+    """One Sentry event per dead letter, with the failure's stack (a no-op when Sentry is not configured)."""
+    import sentry_sdk
+
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("psinfor.dead_letter_id", dlq_id)
+        scope.set_tag("psinfor.event_id", event_id)
+        scope.set_tag("psinfor.step", step)
+        sentry_sdk.capture_exception(exc)

@@ -97,7 +97,7 @@ def resync_order(order_id: int, connection: str) -> None:
 @click.option("--since", required=True, help="YYYY-MM-DD (shop-local)")
 @click.option("--connection", default="default", show_default=True)
 def resync_orders(since: str, connection: str) -> None:
-    from integration.flows.maintenance import poll_orders
+    from integration.flows.orders import poll_orders
 
     try:
         start = datetime.strptime(since, "%Y-%m-%d")

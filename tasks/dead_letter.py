@@ -1,7 +1,8 @@
-"""The ``dead_letter`` queue: one message per dead-lettered event, visible in Flower, raising the alert.
+"""The ``dead_letter`` queue: one message per dead-lettered event, visible in Flower as a FAILURE, raising the alert.
 
-The SQL ``dead_letter`` row is already written when this runs; this task is the alerting side: an ERROR log
-line carrying the resolution hint, and a Sentry event when Sentry is configured.
+The SQL ``dead_letter`` row is already written when this runs (and Sentry has its one event, sent where the
+failure happened, with its stack); this task is the alerting side: an ERROR log line carrying the resolution
+hint, then it ends FAILED so Flower's failed-task view lists every dead letter.
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from tasks.app import app
 log = structlog.get_logger("psinfor.alerts")
 
 
-@app.task(name="psinfor.dead_letter.record", ignore_result=True)
-def record(dead_letter_id: int, event_id: int, step: str, summary: str) -> dict[str, object]:
+class DeadLettered(Exception):
+    """The outcome of a dead-letter message: Flower shows it as a failed task, with the summary."""
+
+
+@app.task(name="psinfor.dead_letter.record", ignore_result=True, throws=(DeadLettered,))
+def record(dead_letter_id: int, event_id: int, step: str, summary: str) -> None:
     row = get_runtime().store.get_dead_letter(dead_letter_id)
     resolution = row.resolution if row else None
     log.error("ALERT dead letter", dead_letter_id=dead_letter_id, event_id=event_id, step=step, summary=summary,
               resolution=resolution, replay=f"psinfor dlq replay {dead_letter_id}")
-    try:
-        import sentry_sdk
-
-        sentry_sdk.capture_message(f"psinfor dead letter {dead_letter_id}: {summary}", level="error")
-    except ImportError:  # sentry-sdk is a dependency; this only guards odd installs
-        pass
-    return {"dead_letter_id": dead_letter_id, "event_id": event_id, "step": step, "summary": summary,
-            "resolution": resolution}
+    raise DeadLettered(f"dead letter {dead_letter_id} (event {event_id}, step {step}): {summary}"
+                       + (f" Resolution: {resolution}" if resolution else ""))

@@ -1,6 +1,8 @@
-"""One Celery task per flow step, generated from the flow definitions: ``psinfor.<entity>.<step>``.
+"""Celery tasks generated from the flow registry: ``psinfor.<entity>.<step>`` for every step and
+``psinfor.<entity>.poll.<name>`` for every poller. Routes and the beat schedule follow from the same
+declarations (``tasks/routing.py``).
 
-Each task is a thin wrapper: run the plain step through the runner (which keeps the store true), retry
+Each step task is a thin wrapper: run the plain step through the runner (which keeps the store true), retry
 transient failures, dead-letter the rest, and halt the chain when the event is final.
 """
 
@@ -11,15 +13,16 @@ from typing import Any
 import structlog
 from celery import Task
 
-from integration.flows import FLOWS
-from integration.flows.base import Flow, run_step
+from integration.flows.base import Flow, Poller, run_step
+from integration.flows.registry import FLOWS
 from integration.runtime import get_runtime
 from tasks.app import app
-from tasks.base import TRANSIENT, SyncTask, is_deferred
+from tasks.base import SyncTask, will_retry_later
 
 log = structlog.get_logger("psinfor.tasks")
 
 STEP_TASKS: dict[tuple[str, str], Task] = {}
+POLL_TASKS: dict[tuple[str, str], Task] = {}
 
 
 def _make_step_task(flow: Flow, step: str) -> Task:
@@ -32,15 +35,11 @@ def _make_step_task(flow: Flow, step: str) -> Task:
 
         try:
             try:
-                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=will_retry)
-            except TRANSIENT as exc:
-                if will_retry(exc):
-                    waits = deferred + (1 if is_deferred(exc) else 0)
-                    raise self.retry(exc=exc, countdown=self.countdown(exc), args=[event_id],
-                                     kwargs={"deferred": waits}) from exc
-                self.dead_letter(event_id, step, exc)
-                raise
+                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=will_retry,
+                                   task_id=self.request.id)
             except Exception as exc:
+                if will_retry_later(exc) and will_retry(exc):
+                    raise self.retry_later(exc, event_id, deferred) from exc
                 self.dead_letter(event_id, step, exc)
                 raise
             if not outcome.proceed:
@@ -51,17 +50,54 @@ def _make_step_task(flow: Flow, step: str) -> Task:
 
     run.__name__ = f"{flow.entity}_{step}"
     run.__doc__ = f"Step {step!r} of the {flow.entity} flow."
-    return app.task(bind=True, base=SyncTask, name=f"psinfor.{flow.entity}.{step}")(run)
+    return app.task(bind=True, base=SyncTask, name=flow.task_name(step))(run)
+
+
+def _make_poll_task(flow: Flow, poller: Poller) -> Task:
+    def run(connection: str | None = None) -> dict[str, Any]:
+        """One poll per connection, each under a lock that a dead worker's poll gives up within one period."""
+        from tasks.dispatch import enqueue
+
+        rt = get_runtime()
+        interval = poller.interval()
+        summary: dict[str, Any] = {}
+        for name in [connection] if connection else list(rt.settings.connections):
+            lock = rt.redis.lock(rt.key("poll", flow.entity, poller.name, name), timeout=poller.lock_timeout(),
+                                 blocking_timeout=0)
+            if not lock.acquire(blocking=False):
+                summary[name] = "another poll is running"
+                continue
+            try:
+                summary[name] = poller.run(rt, name, enqueue, interval)
+            finally:
+                try:
+                    lock.release()
+                except Exception:  # expired while we polled: the next tick polls again, nothing is lost
+                    log.warning("poll lock expired before the poll ended", poller=poller.name, connection=name)
+        return summary
+
+    run.__name__ = f"{flow.entity}_poll_{poller.name}"
+    run.__doc__ = f"Poller {poller.name!r} of the {flow.entity} flow."
+    return app.task(name=flow.poll_task_name(poller), ignore_result=True)(run)
+
+
+def register_flow(flow: Flow) -> None:
+    """Generate the tasks of one flow (the registry's at import; a test may add its own)."""
+    for step in flow.step_names:
+        STEP_TASKS[(flow.entity, step)] = _make_step_task(flow, step)
+    for poller in flow.pollers:
+        POLL_TASKS[(flow.entity, poller.name)] = _make_poll_task(flow, poller)
 
 
 for _flow in FLOWS.values():
-    for _step in _flow.step_names:
-        STEP_TASKS[(_flow.entity, _step)] = _make_step_task(_flow, _step)
+    register_flow(_flow)
 
 
 def chain_for(entity: str, event_id: int, from_step: str | None = None) -> Any:
     """extract | transform | validate | load (or the rest of it from ``from_step``), one message."""
     from celery import chain
 
-    flow = FLOWS[entity]
-    return chain(*(STEP_TASKS[(entity, step)].si(event_id) for step in flow.steps_from(from_step)))
+    steps = [step for (flow_entity, step) in STEP_TASKS if flow_entity == entity]
+    if from_step in steps:
+        steps = steps[steps.index(from_step):]
+    return chain(*(STEP_TASKS[(entity, step)].si(event_id) for step in steps))

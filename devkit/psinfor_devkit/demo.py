@@ -88,7 +88,7 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
 def _ship_some(stack: Stack, store: Store, order_ids: list[int], timeout: float) -> list[dict[str, object]]:
     """Infor ships a few orders (with tracking numbers); one status poll brings that back to the shop."""
     from integration.config import load_settings
-    from integration.flows.maintenance import poll_order_status
+    from integration.flows.order_status import poll_order_status
     from integration.runtime import reset_runtime
     from tasks.app import use_broker
     from tasks.dispatch import enqueue

@@ -23,7 +23,14 @@ from psinfor_devkit.devservices import RedisService, ensure_redis, free_port
 BIN = Path(sys.executable).parent
 PS_KEY = "DEMOKEY00000000000000000000000001"[:32]
 WEBHOOK_SECRET = "demo-webhook-secret"
-ALL_QUEUES = "webhooks,orders,customers,catalog,inventory,status,dead_letter,maintenance"
+def _all_queues() -> str:
+    from integration.flows.registry import FLOWS
+    from tasks.routing import queue_names
+
+    return ",".join(queue_names(FLOWS.values()))
+
+
+ALL_QUEUES = _all_queues()
 
 
 @dataclass

@@ -27,9 +27,9 @@ KEY_PREFIX = "psinfor:resilience"
 
 
 class RateLimited(TransientError):
-    """No token became available within the caller's timeout: try again later."""
+    """No token became available within the caller's timeout: a wait (``retry_after``), not an attempt."""
 
-    retry_after: float = 1.0
+    default_counts_as_attempt = False
 
 
 class CircuitOpen(TransientError):
@@ -39,7 +39,7 @@ class CircuitOpen(TransientError):
     again, so use it as the retry countdown (and do not count it as a real attempt).
     """
 
-    retry_after: float = 0.0
+    default_counts_as_attempt = False
 
 
 # Token bucket in one atomic step. Redis TIME keeps all workers on one clock. The wait is returned as a string
@@ -100,14 +100,15 @@ class RateLimiter:
     worker never waits forever on a saturated tenant.
     """
 
-    def __init__(self, name: str, rate_per_second: float, burst: int, redis: Any | None = None):
+    def __init__(self, name: str, rate_per_second: float, burst: int, redis: Any | None = None, *,
+                 key_prefix: str = ""):
         if rate_per_second <= 0 or burst < 1:
             raise ValueError("rate_per_second must be > 0 and burst >= 1")
         self.name = name
         self.rate = float(rate_per_second)
         self.burst = int(burst)
         self.redis = redis
-        self.key = f"{KEY_PREFIX}:bucket:{name}"
+        self.key = f"{key_prefix}{KEY_PREFIX}:bucket:{name}"  # key_prefix: the deployment's Redis prefix
         self._local = _LocalBucket(self.rate, self.burst)
         self._script = redis.register_script(_TOKEN_BUCKET_LUA) if redis is not None else None
 
@@ -138,8 +139,8 @@ class RateLimiter:
                     f"rate limit {self.name!r} ({self.rate:g}/s): no token within {timeout:g}s",
                     resolution="the remote system is saturated; the task is retried later",
                     details={"limiter": self.name, "rate_per_second": self.rate, "burst": self.burst},
+                    retry_after=wait,
                 )
-                error.retry_after = wait
                 raise error
             time.sleep(wait)
 
@@ -162,13 +163,14 @@ class CircuitBreaker:
         redis: Any | None = None,
         *,
         failure_types: tuple[type[BaseException], ...] = (TransientError,),
+        key_prefix: str = "",
     ):
         self.name = name
         self.failure_threshold = max(1, int(failure_threshold))
         self.reset_timeout = float(reset_timeout)
         self.redis = redis
         self.failure_types = failure_types
-        self.key = f"{KEY_PREFIX}:breaker:{name}"
+        self.key = f"{key_prefix}{KEY_PREFIX}:breaker:{name}"
         self.probe_key = f"{self.key}:probe"
         self._lock = threading.Lock()
         self._failures = 0
@@ -254,8 +256,8 @@ class CircuitBreaker:
                     f"circuit {self.name!r} is open after repeated failures",
                     resolution="the remote system is failing; calls resume after the reset timeout",
                     details={"breaker": self.name, "retry_in_seconds": round(max(remaining, 0.0), 1)},
+                    retry_after=max(remaining, 0.5),
                 )
-                error.retry_after = max(remaining, 0.5)
                 raise error
             probing = True
         try:

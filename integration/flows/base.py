@@ -8,14 +8,15 @@ The Celery layer only decides *when* a step runs (and retries); it never holds s
 
 from __future__ import annotations
 
+import os
 import traceback as tb
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from integration.errors import HeldForReview, IntegrationError, PermanentError, TransientError, is_transient
+from integration.errors import HeldForReview, IntegrationError, PermanentError, TransientError, classify
 from integration.store import models as m
 from integration.store.repository import EventRow
 
@@ -32,17 +33,62 @@ class SkipEvent(IntegrationError):
 EventView = EventRow  # what a step may read of its event
 
 StepFn = Callable[["Runtime", EventView, dict[str, Any]], dict[str, Any]]
+# publish(event_id, entity, from_step): given to pollers by the Celery layer, so they stay broker-free.
+Enqueue = Callable[[int, str, "str | None"], None]
+# poll(rt, connection, enqueue, interval) -> a JSON-able summary for the logs.
+PollFn = Callable[["Runtime", str, Enqueue, float], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Poller:
+    """A beat-driven producer of a flow: reads "changed since" on one side and enqueues events.
+
+    ``interval_setting`` is the environment variable that sets its period (``default_interval`` seconds when
+    unset). One poll per connection at a time: a Redis lock held for at most ``lock_seconds`` (by default the
+    period), so a worker killed mid-poll delays the next poll by one period at most.
+    """
+
+    name: str
+    run: PollFn
+    interval_setting: str
+    default_interval: float
+    lock_seconds: float | None = None
+
+    def interval(self, env: Mapping[str, str] | None = None) -> float:
+        raw = (os.environ if env is None else env).get(self.interval_setting)
+        return float(raw) if raw else self.default_interval
+
+    def lock_timeout(self, env: Mapping[str, str] | None = None) -> float:
+        return self.lock_seconds if self.lock_seconds is not None else max(30.0, self.interval(env))
 
 
 @dataclass(frozen=True)
 class Flow:
+    """Everything about one flow, declared in one place; routing, beat schedule, the worker's queues and the
+    receiver's accepted events are generated from the registry of these (``integration.flows.registry``).
+
+    - ``events``: webhook event name -> the body field carrying the record's id (the event's ``source_id``).
+    - ``pollers``: its beat-driven producers.
+    - ``batch_size``: for flows whose event carries a window of rows (stock, items), the most rows one event
+      may carry; 0 for one record per event.
+    """
+
     entity: str
     queue: str
     steps: tuple[tuple[str, StepFn], ...]
+    events: Mapping[str, str] = field(default_factory=dict)
+    pollers: tuple[Poller, ...] = ()
+    batch_size: int = 0
 
     @property
     def step_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.steps)
+
+    def task_name(self, step: str) -> str:
+        return f"psinfor.{self.entity}.{step}"
+
+    def poll_task_name(self, poller: Poller) -> str:
+        return f"psinfor.{self.entity}.poll.{poller.name}"
 
     def steps_from(self, step: str | None) -> tuple[str, ...]:
         names = self.step_names
@@ -65,29 +111,31 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
 
 
 def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
-             *, will_retry: Callable[[BaseException], bool] | bool = True) -> StepOutcome:
-    """Run one step of one event. Raises TransientError (retry it) or any other exception (dead-letter it).
+             *, will_retry: Callable[[BaseException], bool] | bool = True, task_id: str | None = None) -> StepOutcome:
+    """Run one step of one event. Raises a transient failure (retry it, see ``errors.classify``) or any other
+    exception (dead-letter it).
 
     ``will_retry`` tells the runner whether a transient failure will be retried (a flag, or a predicate on
     the exception), so the row says ``retrying`` only when that is true.
     """
     # One execution of an event at a time: a redelivered message and the sweeper's re-enqueue may race.
     with rt.record_lock(f"event:{event_id}", timeout=rt.settings.event_lock_seconds, wait=5):
-        return _run_step_locked(rt, flow, step, event_id, will_retry)
+        return _run_step_locked(rt, flow, step, event_id, will_retry, task_id)
 
 
 def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
-                     will_retry: Callable[[BaseException], bool] | bool) -> StepOutcome:
+                     will_retry: Callable[[BaseException], bool] | bool, task_id: str | None) -> StepOutcome:
     def retrying(exc: BaseException) -> bool:
         return will_retry(exc) if callable(will_retry) else will_retry
 
     store = rt.store
     names = flow.step_names
     index = names.index(step)
-    started = store.start_step(event_id, step, names[index - 1] if index else None)
+    started = store.start_step(event_id, step, names[index - 1] if index else None, task_id=task_id)
     if started is None:
         return StepOutcome(proceed=False, status="noop")
     view, previous = started
+    attempt = view.attempt_id
     bound = log.bind(event_id=event_id, entity=flow.entity, source_id=view.source_id, step=step,
                      connection=view.connection)
     fn = dict(flow.steps)[step]
@@ -95,33 +143,36 @@ def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
         output = fn(rt, view, dict(previous or {}))
     except SkipEvent as exc:
         store.finish_step(event_id, step, {"skipped": exc.message}, final_status=m.SKIPPED,
-                          result={"skipped": exc.message, "step": step})
+                          result={"skipped": exc.message, "step": step}, attempt_id=attempt,
+                          outcome=m.StepStatus.SKIPPED)
         bound.info("event skipped", reason=exc.message)
         return StepOutcome(proceed=False, status=m.SKIPPED)
     except HeldForReview as exc:
-        store.fail_step(event_id, step, exc.to_dict(), retrying=False)
+        store.fail_step(event_id, step, exc.to_dict(), retrying=False, attempt_id=attempt,
+                        outcome=m.StepStatus.HELD)
         store.set_status(event_id, m.HELD, error=exc.to_dict())
         bound.warning("event held for review", reason=exc.message)
         return StepOutcome(proceed=False, status=m.HELD)
     except TransientError as exc:
         again = retrying(exc)
-        store.fail_step(event_id, step, exc.to_dict(), retrying=again)
-        bound.warning("step failed, transient", error=exc.message, will_retry=again)
+        store.fail_step(event_id, step, exc.to_dict(), retrying=again, attempt_id=attempt)
+        bound.warning("step failed, transient", error=exc.message, will_retry=again, wait=not exc.counts_as_attempt)
         raise
     except PermanentError as exc:
-        store.fail_step(event_id, step, exc.to_dict(), retrying=False)
+        store.fail_step(event_id, step, exc.to_dict(), retrying=False, attempt_id=attempt)
+        # An expected business failure: one line, no traceback (the dead letter keeps the details).
         bound.error("step failed, permanent", error=exc.message, resolution=exc.resolution)
         raise
     except Exception as exc:
         error = describe_error(exc)
-        error["transient"] = is_transient(exc)
+        error["transient"] = classify(exc).transient
         error["traceback"] = tb.format_exc(limit=20)
-        store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc))
+        store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc), attempt_id=attempt)
         bound.exception("step failed", transient=error["transient"])
         raise
     last = index == len(names) - 1
     store.finish_step(event_id, step, output, final_status=m.SUCCEEDED if last else None,
-                      result=output if last else None)
+                      result=output if last else None, attempt_id=attempt)
     if last:
         bound.info("event succeeded", **{k: v for k, v in output.items() if isinstance(v, str | int)})
         return StepOutcome(proceed=False, status=m.SUCCEEDED)

@@ -20,11 +20,12 @@ def ensure_customer(rt: Runtime, connection: str, bundle: dict[str, Any]) -> str
     from integration.connectors.infor.customers import add_customer, get_customer
 
     ps_id = str(bundle["customer"]["id"])
-    cuno = rt.store.get_binding(connection, ENTITY, ps_id)
+    customers = rt.binder(connection, ENTITY)
+    cuno = customers.get(ps_id)
     if cuno:
         return cuno
     with rt.record_lock(f"{connection}:{ENTITY}:{ps_id}"):
-        cuno = rt.store.get_binding(connection, ENTITY, ps_id)
+        cuno = customers.get(ps_id)
         if cuno:
             return cuno
         engine = rt.mapping
@@ -36,4 +37,4 @@ def ensure_customer(rt: Runtime, connection: str, bundle: dict[str, Any]) -> str
                                                        country=bundle.get(f"country_{side}"),
                                                        state=bundle.get(f"state_{side}"))
             add_customer(m3, engine.customer_to_infor(customer, cuno=cuno))
-        return rt.store.save_binding(connection, ENTITY, ps_id, cuno)
+        return customers.bind(ps_id, cuno)

@@ -8,13 +8,20 @@ Once an order is invoiced or cancelled in full its binding is closed and the pol
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from integration.flows.base import EventView, Flow, SkipEvent
+import structlog
+
+from integration.flows.base import Enqueue, EventView, Flow, Poller, SkipEvent
+from integration.flows.maintenance import enqueue_new_event
+from integration.store import models as m
+from integration.store.repository import NewEvent
 
 if TYPE_CHECKING:
     from integration.runtime import Runtime
 
+log = structlog.get_logger("psinfor.order_status")
 ENTITY = "order_status"
 ORDER = "order"
 TRACKING_MAX = 64  # order_carriers.tracking_number
@@ -27,7 +34,7 @@ def _closed(lowest: str, highest: str, state_key: str | None) -> bool:
 def extract(rt: Runtime, event: EventView, _previous: dict[str, Any]) -> dict[str, Any]:
     from integration.connectors.infor.orders import order_progress
 
-    orno = rt.store.get_binding(event.connection, ORDER, event.source_id)
+    orno = rt.binder(event.connection, ORDER).get(event.source_id)
     if orno is None:
         raise SkipEvent(f"order {event.source_id} is not in Infor yet")
     progress = order_progress(rt.m3(event.connection), orno)
@@ -44,12 +51,13 @@ def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[
 
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
     """Nothing to send when the shop already has this state and tracking number (from our last write)."""
-    _, data = rt.store.binding_row(event.connection, ORDER, event.source_id) or ("", {})
+    orders = rt.binder(event.connection, ORDER)
+    data = orders.data(event.source_id)
     same_state = not transformed["state_key"] or transformed["state_key"] == data.get("ps_state")
     same_tracking = not transformed["tracking_number"] or transformed["tracking_number"] == data.get("tracking")
     if same_state and same_tracking:
         if _closed(transformed["lowest"], transformed["highest"], transformed["state_key"]):
-            rt.store.close_binding(event.connection, ORDER, event.source_id)
+            orders.close(event.source_id)
         raise SkipEvent(f"Infor status {transformed['lowest']}-{transformed['highest']}: nothing new for the shop")
     return transformed
 
@@ -66,11 +74,12 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     The shop's current state is read first: an order the shop has already finished (delivered, cancelled,
     refunded) or taken further than M3's status is left as it is, and its follow-up is closed."""
     ps = rt.prestashop(event.connection)
+    orders = rt.binder(event.connection, ORDER)
     order_id = int(event.source_id)
     target = validated["state_key"]
     current = ps.order_states().key_for(int(ps.get("orders", order_id)["current_state"]))
     if current in SHOP_FINAL:
-        rt.store.close_binding(event.connection, ORDER, event.source_id)
+        orders.close(event.source_id)
         raise SkipEvent(f"the shop's order is already {current}: no more updates from Infor")
     if target and STATE_RANK.get(current or "", 0) > STATE_RANK.get(target, 0):
         raise SkipEvent(f"the shop's order is already {current}, further than Infor's {target}")
@@ -82,16 +91,41 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     sent: dict[str, Any] = {"tracking": validated["tracking_number"] or None}
     if target:
         sent["ps_state"] = target
-    rt.store.update_binding_data(event.connection, ORDER, event.source_id, **sent)
+    orders.update(event.source_id, **sent)
     closed = _closed(validated["lowest"], validated["highest"], validated["state_key"])
     if closed:
-        rt.store.close_binding(event.connection, ORDER, event.source_id)
+        orders.close(event.source_id)
     return {"orno": validated["orno"], "state": validated["state_key"], "state_posted": posted,
             "tracking_number": validated["tracking_number"], "closed": closed}
+
+
+def poll_order_status(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime | None = None,
+                      interval: float = 300.0) -> list[int]:
+    """One status check per open bound order and poll period (the period is part of the dedupe key, so a
+    slow poll and the next one never double a check)."""
+    bucket = int((now or datetime.now(UTC)).timestamp() // max(1.0, interval))
+    enqueued: list[int] = []
+    for ps_id, orno in rt.binder(connection, ORDER).open():
+        # Only a check in flight holds the next one back: a failed check must not stop the order's updates.
+        if rt.store.open_event_for(connection, ENTITY, ps_id, waiting=m.ACTIVE_STATUSES):
+            continue
+        new = NewEvent(connection=connection, source_system="poller", entity=ENTITY, source_id=ps_id,
+                       event_type="order_status.polled", dedupe_key=f"status:{ps_id}:{bucket}",
+                       payload={"id_order": int(ps_id), "orno": orno})
+        event_id, created = enqueue_new_event(rt.store, new, enqueue)
+        if created:
+            enqueued.append(event_id)
+    log.info("polled order status", connection=connection, enqueued=len(enqueued))
+    return enqueued
+
+
+def _poll(rt: Runtime, connection: str, enqueue: Enqueue, interval: float) -> dict[str, Any]:
+    return {"enqueued": len(poll_order_status(rt, connection, enqueue, interval=interval))}
 
 
 FLOW = Flow(
     entity=ENTITY,
     queue="status",
     steps=(("extract", extract), ("transform", transform), ("validate", validate), ("load", load)),
+    pollers=(Poller("order_status", _poll, "PSINFOR_STATUS_POLL_INTERVAL", 300.0),),
 )

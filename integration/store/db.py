@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,23 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# Every JSON value the store writes (payloads, step snapshots, results) is bounded: a step's output is the next
+# step's input, so a batch flow must carry a window of rows, never a whole catalogue. Checked where the JSON is
+# made anyway, so it costs nothing per step.
+MAX_JSON_BYTES = 4 * 1024 * 1024
+
+
+class SnapshotTooLarge(ValueError):
+    pass
+
+
+def _bounded_json(value: Any) -> str:
+    text = json.dumps(value)
+    if len(text) > MAX_JSON_BYTES:
+        raise SnapshotTooLarge(f"{len(text)} bytes of JSON, over the store's {MAX_JSON_BYTES}-byte bound")
+    return text
+
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -31,7 +49,7 @@ def get_engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             parsed = make_url(url)
-            kwargs: dict[str, Any] = {"future": True}
+            kwargs: dict[str, Any] = {"future": True, "json_serializer": _bounded_json}
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

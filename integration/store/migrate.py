@@ -26,3 +26,25 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+def pending_migrations(url: str) -> list[str]:
+    """Revisions not yet applied to the database at ``url`` (all of them for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    with get_engine(url).connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == set(script.get_heads()):
+        return []
+    return [rev.revision for rev in script.iterate_revisions(tuple(script.get_heads()), tuple(current) or "base")]
+
+
+def schema_problem(url: str) -> str | None:
+    """One line when the processes must not run against this database: migrations are pending."""
+    pending = pending_migrations(url)
+    if not pending:
+        return None
+    return (f"the database has {len(pending)} pending migration(s) ({', '.join(reversed(pending))}): "
+            "run `psinfor db upgrade` (or `make db-upgrade`) first")

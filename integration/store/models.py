@@ -7,6 +7,7 @@ outcome here before the next one runs, so Redis can be flushed and the system ca
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -51,16 +52,41 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
-# Event statuses. Final ones end the event; the sweeper re-enqueues the others when they go stale.
-RECEIVED = "received"  # in the inbox, not yet handed to a worker
-QUEUED = "queued"
-RUNNING = "running"
-RETRYING = "retrying"
-SUCCEEDED = "succeeded"
-SKIPPED = "skipped"
-DEAD = "dead"  # dead-lettered: see dead_letter
-HELD = "held"  # anomaly: waits for an operator
-PENDING_FLOW = "pending_flow"  # accepted, but no flow handles this event type yet
+class EventStatus(StrEnum):
+    """Where an event is. Final ones end it; the sweeper re-enqueues the active ones when they go stale."""
+
+    RECEIVED = "received"  # in the inbox, not yet handed to a worker
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    DEAD = "dead"  # dead-lettered: see dead_letter
+    HELD = "held"  # waits for an operator (an anomaly) or for the other side (payment, credit stop)
+    PENDING_FLOW = "pending_flow"  # accepted, but no flow handles this event type yet
+
+
+class StepStatus(StrEnum):
+    """A step row's state; an attempt row's outcome uses the same words."""
+
+    PENDING = "pending"  # reset by a replay
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    SKIPPED = "skipped"
+    HELD = "held"
+    FAILED = "failed"
+
+
+RECEIVED = EventStatus.RECEIVED
+QUEUED = EventStatus.QUEUED
+RUNNING = EventStatus.RUNNING
+RETRYING = EventStatus.RETRYING
+SUCCEEDED = EventStatus.SUCCEEDED
+SKIPPED = EventStatus.SKIPPED
+DEAD = EventStatus.DEAD
+HELD = EventStatus.HELD
+PENDING_FLOW = EventStatus.PENDING_FLOW
 FINAL_STATUSES = frozenset({SUCCEEDED, SKIPPED, DEAD, HELD, PENDING_FLOW})
 ACTIVE_STATUSES = frozenset({RECEIVED, QUEUED, RUNNING, RETRYING})
 
@@ -112,6 +138,24 @@ class SyncStep(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     event: Mapped[SyncEvent] = relationship(back_populates="steps")
+
+
+class SyncAttempt(Base):
+    """One row per attempt of a step (after Saleor's EventDeliveryAttempt): every try keeps its own outcome
+    and error, so an event's history survives its retries."""
+
+    __tablename__ = "sync_attempt"
+    __table_args__ = (Index("ix_sync_attempt_event", "event_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("sync_event.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer)  # the step's attempt number, from 1
+    task_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    outcome: Mapped[str] = mapped_column(String(16), default=StepStatus.RUNNING)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 # A binding whose Infor record is being created: ``infor_id`` is ``~pending:<event id>`` until it is known.

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, StatementError
 
-from integration.errors import TransientError
+from integration.errors import PermanentError, TransientError
 from integration.jsonutil import to_jsonable
 from integration.store import models as m
-from integration.store.db import get_engine, session_scope
+from integration.store.db import SnapshotTooLarge, get_engine, session_scope
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class EventRow:
     event_type: str
     payload: dict[str, Any]
     attempts: int
+    attempt_id: int = 0  # this execution's sync_attempt row
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,20 @@ class Store:
                 event.finished_at = m.utcnow()
 
     # -- steps ---------------------------------------------------------------------------------------
-    def start_step(self, event_id: int, step: str,
-                   previous_step: str | None = None) -> tuple[EventRow, dict[str, Any] | None] | None:
+    def start_step(self, event_id: int, step: str, previous_step: str | None = None,
+                   task_id: str | None = None) -> tuple[EventRow, dict[str, Any] | None] | None:
         """Record that a step begins and return the event with the previous step's output (one transaction).
 
         Returns None when the event is already final, or has moved past this step: nothing left to do.
         Written with Core statements, not the ORM: it runs for every step of every event.
         """
         try:
-            return self._start_step(event_id, step, previous_step)
+            return self._start_step(event_id, step, previous_step, task_id)
         except IntegrityError:  # another execution inserted the step row at the same moment
             raise TransientError(f"event {event_id} step {step} is being started by another worker") from None
 
-    def _start_step(self, event_id: int, step: str,
-                    previous_step: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
+    def _start_step(self, event_id: int, step: str, previous_step: str | None,
+                    task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
         ev, st = m.SyncEvent, m.SyncStep
         with get_engine(self.url).begin() as conn:
             event = conn.execute(select(ev.id, ev.connection, ev.entity, ev.source_id, ev.event_type, ev.payload,
@@ -135,34 +137,49 @@ class Store:
             if event is None or event.status in m.FINAL_STATUSES:
                 return None
             rows = {r.step: r for r in conn.execute(
-                select(st.step, st.status, st.output).where(
+                select(st.step, st.status, st.output, st.attempts).where(
                     st.event_id == event_id, st.step.in_([step, previous_step or step])))}
             row = rows.get(step)
-            if row is not None and row.status == "done" and event.current_step != step:
+            if row is not None and row.status == m.StepStatus.DONE and event.current_step != step:
                 return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
             now = m.utcnow()
+            running = m.StepStatus.RUNNING
             if row is None:
-                conn.execute(insert(st).values(event_id=event_id, step=step, status="running", attempts=1,
+                conn.execute(insert(st).values(event_id=event_id, step=step, status=running, attempts=1,
                                                started_at=now))
             else:
                 conn.execute(update(st).where(st.event_id == event_id, st.step == step)
-                             .values(status="running", attempts=st.attempts + 1, started_at=now))
+                             .values(status=running, attempts=st.attempts + 1, started_at=now))
             conn.execute(update(ev).where(ev.id == event_id).values(
                 status=m.RUNNING, current_step=step, attempts=ev.attempts + 1, updated_at=now))
+            attempt = conn.execute(insert(m.SyncAttempt).values(
+                event_id=event_id, step=step, attempt=(row.attempts if row is not None else 0) + 1, task_id=task_id,
+                outcome=running, started_at=now)).inserted_primary_key
             previous = rows[previous_step].output if previous_step and previous_step in rows else None
             view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
-                            dict(event.payload or {}), event.attempts + 1)
+                            dict(event.payload or {}), event.attempts + 1, int(attempt[0]) if attempt else 0)
             return view, previous
 
+    @staticmethod
+    def _end_attempt(conn: Any, attempt_id: int, outcome: str, error: dict[str, Any] | None, now: datetime) -> None:
+        if attempt_id:
+            conn.execute(update(m.SyncAttempt).where(m.SyncAttempt.id == attempt_id)
+                         .values(outcome=outcome, error=error, finished_at=now))
+
     def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
-                    final_status: str | None = None, result: dict[str, Any] | None = None) -> None:
-        """The step's outcome and snapshot, and (for the last step, or a skip) the event's final status."""
+                    final_status: str | None = None, result: dict[str, Any] | None = None,
+                    attempt_id: int = 0, outcome: str = m.StepStatus.DONE) -> None:
+        """The step's outcome and snapshot, and (for the last step, or a skip) the event's final status.
+
+        The snapshot is the next step's input: it is bounded (``MAX_SNAPSHOT_BYTES``) so that a batch flow
+        passes a window of rows along, never a whole catalogue."""
         now = m.utcnow()
-        with self.session() as s:
+        snapshot = to_jsonable(output) if output is not None else None
+        with bounded_snapshot(f"event {event_id} step {step}"), self.session() as s:
             s.execute(update(m.SyncStep)
                       .where(m.SyncStep.event_id == event_id, m.SyncStep.step == step)
-                      .values(status="done", output=to_jsonable(output) if output is not None else None,
-                              error=None, finished_at=now))
+                      .values(status=m.StepStatus.DONE, output=snapshot, error=None, finished_at=now))
+            self._end_attempt(s, attempt_id, outcome, None, now)
             values: dict[str, Any] = {"updated_at": now}
             if final_status is not None:
                 values.update(status=final_status, finished_at=now,
@@ -172,13 +189,18 @@ class Store:
                       .where(m.SyncEvent.id == event_id, m.SyncEvent.status.not_in(m.FINAL_STATUSES))
                       .values(**values))
 
-    def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool) -> None:
+    def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool,
+                  attempt_id: int = 0, outcome: str | None = None) -> None:
+        """A failed (or held) attempt: the step row and its attempt say so, and the event keeps the error."""
+        status = outcome or (m.StepStatus.RETRYING if retrying else m.StepStatus.FAILED)
         with self.session() as s:
             row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
+            now = m.utcnow()
             if row is not None:
-                row.status = "retrying" if retrying else "failed"
+                row.status = status
                 row.error = to_jsonable(error)
-                row.finished_at = None if retrying else m.utcnow()
+                row.finished_at = None if retrying else now
+            self._end_attempt(s, attempt_id, status, to_jsonable(error), now)
             event = s.get(m.SyncEvent, event_id)
             if event is not None:
                 event.last_error = to_jsonable(error)
@@ -244,6 +266,19 @@ class Store:
                     m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.infor_id == infor_id
                 )
             )
+
+    def bindings_by_infor(self, connection: str, entity: str, infor_ids: list[str],
+                          chunk: int = 500) -> dict[str, str]:
+        """Infor id -> shop id for many Infor ids at once (a stock window, a page of items)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(infor_ids), chunk):
+            part = infor_ids[start:start + chunk]
+            with self.session() as s:
+                found.update((str(i), str(p)) for i, p in s.execute(
+                    select(m.Binding.infor_id, m.Binding.ps_id).where(
+                        m.Binding.connection == connection, m.Binding.entity == entity,
+                        m.Binding.infor_id.in_(part))))
+        return found
 
     def save_binding(self, connection: str, entity: str, ps_id: str, infor_id: str,
                      data: dict[str, Any] | None = None) -> str:
@@ -385,9 +420,39 @@ class Store:
             event.finished_at = None
             event.updated_at = m.utcnow()
             for step in event.steps:  # a replay runs every step again, from fresh data
-                step.status = "pending"
+                step.status = m.StepStatus.PENDING
                 step.output = None  # so a stale message for a later step cannot run on old input
             return event.id
+
+    def attempts_of(self, event_id: int) -> list[dict[str, Any]]:
+        """Every attempt of every step of an event, oldest first: its history for operators and the console."""
+        with self.session() as s:
+            return [
+                {"step": a.step, "attempt": a.attempt, "task_id": a.task_id, "outcome": a.outcome, "error": a.error,
+                 "started_at": a.started_at.isoformat(),
+                 "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+                 "duration_ms": round((a.finished_at - a.started_at).total_seconds() * 1000, 1)
+                 if a.finished_at else None}
+                for a in s.scalars(select(m.SyncAttempt).where(m.SyncAttempt.event_id == event_id)
+                                   .order_by(m.SyncAttempt.id))
+            ]
+
+    def prune_finished(self, older_than: datetime, *, batch: int = 1000) -> int:
+        """Delete succeeded and skipped events (steps, snapshots, attempts with them) finished before
+        ``older_than``. Dead-lettered and held events are kept until an operator resolves them."""
+        removed = 0
+        ev = m.SyncEvent
+        while True:
+            with get_engine(self.url).begin() as conn:
+                ids = list(conn.scalars(select(ev.id).where(
+                    ev.status.in_([m.SUCCEEDED, m.SKIPPED]), ev.finished_at < older_than).limit(batch)))
+                if not ids:
+                    return removed
+                # Children first: SQLite enforces foreign keys per connection, PostgreSQL cascades anyway.
+                conn.execute(delete(m.SyncAttempt).where(m.SyncAttempt.event_id.in_(ids)))
+                conn.execute(delete(m.SyncStep).where(m.SyncStep.event_id.in_(ids)))
+                conn.execute(delete(ev).where(ev.id.in_(ids)))
+                removed += len(ids)
 
     def status_counts(self, connection: str | None = None, since: datetime | None = None,
                       entity: str | None = None) -> dict[str, int]:
@@ -407,6 +472,21 @@ class Store:
             if status:
                 query = query.where(m.SyncEvent.status == status)
             return list(s.scalars(query))
+
+
+@contextmanager
+def bounded_snapshot(where: str) -> Iterator[None]:
+    """A snapshot over the store's bound is the flow's mistake, not a database fault: say so plainly."""
+    try:
+        yield
+    except (StatementError, SnapshotTooLarge) as exc:
+        # SQLite's driver reports it wrapped by SQLAlchemy; psycopg serialises while adapting, unwrapped.
+        cause = exc.orig if isinstance(exc, StatementError) else exc
+        if isinstance(cause, SnapshotTooLarge):
+            raise PermanentError(f"{where}: its output is too large to keep ({cause})",
+                                 resolution="the flow must carry smaller batches (Flow.batch_size) or pass ids "
+                                            "and leave bulk data at the source") from None
+        raise
 
 
 def stale_cutoff(seconds: int) -> datetime:

@@ -8,7 +8,7 @@ enqueue, answer 202. Everything else happens in the workers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -20,36 +20,42 @@ from werkzeug.exceptions import HTTPException
 from integration.config import Settings, get_settings
 from integration.connectors.prestashop import webhooks
 from integration.errors import ConfigurationError
-from integration.flows import EVENT_FLOWS
-from integration.flows.maintenance import Enqueue, enqueue_new_event
+from integration.flows.base import Enqueue, Flow
+from integration.flows.maintenance import enqueue_new_event
+from integration.flows.registry import AcceptedEvent, accepted_events
 from integration.store import models as m
 from integration.store.db import get_engine
+from integration.store.migrate import schema_problem
 from integration.store.repository import NewEvent, Store
 
 log = structlog.get_logger("psinfor.web")
 MAX_BODY_BYTES = 64 * 1024
+MAX_ID = 2**63 - 1  # ids are 64-bit in PrestaShop's database and ours
 
 
-class WebhookBody(Schema):
-    """Our shop module's body: ids only, the event name, the shop."""
+def webhook_schema(events: Mapping[str, AcceptedEvent]) -> Schema:
+    """The body the shop module sends, generated from the accepted events: ids only, the event, the shop."""
+    id_fields = {e.id_field for e in events.values()} | set(webhooks.EXTRA_ID_FIELDS)
+    declared: dict[str, Any] = {
+        "event": fields.String(required=True, validate=validate.OneOf(sorted({*events, webhooks.PING}))),
+        "shop_id": fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)),
+        "occurred_at": fields.AwareDateTime(load_default=None),
+    }
+    for name in sorted(id_fields):
+        low = 0 if name in webhooks.ZERO_ALLOWED else 1
+        declared[name] = fields.Integer(strict=True, validate=validate.Range(min=low, max=MAX_ID))
 
-    class Meta:
-        unknown = EXCLUDE
+    class WebhookBody(Schema.from_dict(declared)):  # type: ignore[misc]
+        class Meta:
+            unknown = EXCLUDE
 
-    event = fields.String(required=True, validate=validate.OneOf(sorted(webhooks.EVENTS)))
-    shop_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    occurred_at = fields.AwareDateTime(load_default=None)
-    id_order = fields.Integer(strict=True, validate=validate.Range(min=1))
-    id_customer = fields.Integer(strict=True, validate=validate.Range(min=1))
-    id_product = fields.Integer(strict=True, validate=validate.Range(min=1))
-    id_product_attribute = fields.Integer(strict=True, validate=validate.Range(min=0))
-    new_state = fields.Integer(strict=True, validate=validate.Range(min=1))
+        @validates_schema
+        def _id_for_event(self, data: dict[str, Any], **_kwargs: Any) -> None:
+            accepted = events.get(data.get("event", ""))
+            if accepted and accepted.id_field not in data:
+                raise ValidationError(f"required for event {data['event']!r}", accepted.id_field)
 
-    @validates_schema
-    def _id_for_event(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        id_field = webhooks.EVENTS.get(data.get("event", ""))
-        if id_field and id_field not in data:
-            raise ValidationError(f"required for event {data['event']!r}", id_field)
+    return WebhookBody()
 
 
 def _problem(status: int, title: str, detail: Any = None) -> tuple[Response, int]:
@@ -60,13 +66,15 @@ def _problem(status: int, title: str, detail: Any = None) -> tuple[Response, int
 
 
 def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
-               ping_broker: Callable[[], bool] | None = None) -> Flask:
-    """``enqueue`` publishes an event (the Celery layer passes its own; without one, events wait for the sweeper)."""
+               ping_broker: Callable[[], bool] | None = None, flows: Iterable[Flow] | None = None) -> Flask:
+    """``enqueue`` publishes an event (the Celery layer passes its own; without one, events wait for the sweeper).
+    ``flows``: the registry's by default; the accepted webhook events follow from them."""
     settings = settings or get_settings()
     store = Store(settings.database_url)
     app = Flask("psinfor")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    schema = WebhookBody()
+    events = accepted_events(flows)
+    schema = webhook_schema(events)
 
     def publish(event_id: int, entity: str, from_step: str | None) -> None:
         if enqueue is None:
@@ -108,12 +116,14 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
         except ValidationError as exc:
             return _problem(422, "invalid webhook body", exc.messages)
         event_type = data["event"]
-        id_field = webhooks.EVENTS[event_type]
-        entity = EVENT_FLOWS.get(event_type) or event_type.split(".", 1)[0]
+        if event_type == webhooks.PING:  # the shop module's "send test event": signed and well-formed, not stored
+            return jsonify({"pong": True, "connection": connection}), 200
+        accepted = events[event_type]
+        entity = accepted.entity or event_type.split(".", 1)[0]
         new = NewEvent(connection=connection, source_system="prestashop", entity=entity,
-                       source_id=str(data[id_field]), event_type=event_type,
+                       source_id=str(data[accepted.id_field]), event_type=event_type,
                        dedupe_key=f"webhook:{request.headers[webhooks.HEADER_ID]}", payload=body)
-        if event_type in EVENT_FLOWS:
+        if accepted.entity is not None:
             event_id, created = enqueue_new_event(store, new, publish)
         else:
             event_id, created = store.add_event(new, status=m.PENDING_FLOW)
@@ -130,6 +140,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
             with get_engine(settings.database_url).connect() as conn:
                 conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
+            checks["migrations"] = schema_problem(settings.database_url) or "ok"
         except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"
         try:

@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from integration.connectors.prestashop import webhooks
-from integration.flows.maintenance import poll_orders, sweep
+from integration.flows.maintenance import sweep
+from integration.flows.orders import poll_orders
 from integration.store import models as m
 from tests.integration.conftest import WEBHOOK_SECRET, wait_until
 
@@ -213,7 +214,7 @@ def test_operator_resyncs_one_order_and_everything_since_a_date(pipeline: Pipeli
 def test_infor_progress_reaches_the_shop_state_and_tracking_number(pipeline: Pipeline):
     from datetime import UTC, datetime, timedelta
 
-    from integration.flows.maintenance import poll_order_status
+    from integration.flows.order_status import poll_order_status
 
     [order_id] = pipeline.place()
     [event] = pipeline.wait_final(order_id)
@@ -269,7 +270,7 @@ def test_infor_progress_reaches_the_shop_state_and_tracking_number(pipeline: Pip
 def test_the_status_flow_never_overrides_what_the_shop_finished(pipeline: Pipeline):
     from datetime import UTC, datetime, timedelta
 
-    from integration.flows.maintenance import poll_order_status
+    from integration.flows.order_status import poll_order_status
 
     [order_id] = pipeline.place()
     [event] = pipeline.wait_final(order_id)

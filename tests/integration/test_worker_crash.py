@@ -28,7 +28,7 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     env = {**env, "PSINFOR_READY_FILE": str(ready)}
     proc = subprocess.Popen(
         [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c", "8", "-l", "INFO",
-         "-Q", "orders,customers,dead_letter", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         "-Q", "orders,dead_letter", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         cwd=Path(__file__).resolve().parents[2])
     handle.close()

@@ -111,12 +111,13 @@ class InforTransientError(TransientError):
         self.status = status
         self.path = path
         self.outcome_unknown = outcome_unknown
-        self.retry_after = retry_after
         details = dict(kwargs.pop("details", None) or {})
         details.update({"status": status, "path": path, "outcome_unknown": outcome_unknown})
         if retry_after is not None:
             details["retry_after"] = retry_after
-        super().__init__(message, details=details, **kwargs)
+        # A Retry-After the gateway sent is a wait it asked for, not a failed attempt of ours.
+        kwargs.setdefault("counts_as_attempt", retry_after is None)
+        super().__init__(message, details=details, retry_after=retry_after, **kwargs)
 
 
 class WriteOutcomeUnknown(InforTransientError):

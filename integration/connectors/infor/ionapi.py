@@ -182,13 +182,14 @@ class TokenProvider:
     """
 
     def __init__(self, credentials: IonApiCredentials, *, session: requests.Session | None = None,
-                 redis: Any | None = None, timeout: float = 30.0, lock_timeout: float = 30.0):
+                 redis: Any | None = None, timeout: float = 30.0, lock_timeout: float = 30.0,
+                 key_prefix: str = ""):
         self.credentials = credentials
         self.session = session or settle_environment(requests.Session(), credentials.token_url)
         self.redis = redis
         self.timeout = timeout
         self.lock_timeout = lock_timeout
-        self.key = f"psinfor:infor:token:{credentials.cache_id}"
+        self.key = f"{key_prefix}psinfor:infor:token:{credentials.cache_id}"  # key_prefix: the deployment's
         self._local: _Token | None = None
         self._lock = threading.Lock()
         self.requests_made = 0  # token requests this provider sent (tests, metrics)

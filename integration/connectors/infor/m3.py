@@ -331,7 +331,7 @@ class M3Client:
                 if attempt >= attempts:
                     raise
                 backoff = self.retry_backoff * 2 ** (attempt - 1)
-                delay = exc.retry_after if exc.retry_after is not None else backoff
+                delay = exc.retry_after or backoff
                 delay = min(delay, 5.0) * (0.5 + random.random() / 2)
                 log.info("M3 %s: %s, retry %d in %.2fs", label, exc.message, attempt, delay)
                 time.sleep(delay)

@@ -19,15 +19,27 @@ HEADER_SIGNATURE = "Webhook-Signature"
 REPLAY_WINDOW_SECONDS = 300
 MAX_WEBHOOK_ID_LENGTH = 128
 
-# event name -> the body field that carries the object's id
+# The shop module's event catalogue (docs/contracts.md): event name -> the body field that carries the record's
+# id. Flows declare the events they handle (``Flow.events``); the rest are kept in the inbox as ``pending_flow``.
 EVENTS: dict[str, str] = {
     "order.created": "id_order",
     "order.status_changed": "id_order",
+    "order.refunded": "id_order",  # a credit slip or refund: id_order_slip comes with it
     "customer.created": "id_customer",
     "customer.updated": "id_customer",
+    "address.created": "id_address",
+    "address.updated": "id_address",
+    "address.deleted": "id_address",
     "product.updated": "id_product",
+    "combination.updated": "id_product_attribute",
     "stock.changed": "id_product",
 }
+# Ids that may come along with any event (the address's customer, the slip of a refund, the new order state).
+EXTRA_ID_FIELDS: tuple[str, ...] = ("id_customer", "id_product", "id_product_attribute", "id_order_slip", "new_state")
+# Ids that may be 0 (a product without combinations has id_product_attribute 0).
+ZERO_ALLOWED: frozenset[str] = frozenset({"id_product_attribute"})
+# The "send test event" of the shop module: verified, answered, never stored.
+PING = "ping"
 
 
 class SignatureError(ValueError):
