@@ -30,7 +30,7 @@ class Psinfor extends Module
     /** Rows sent after the response of the request that wrote them; the rest waits for the cron. */
     const AFTER_RESPONSE_LIMIT = 20;
     const AFTER_RESPONSE_BUDGET = 10;
-    const CRON_LIMIT = 500;
+    const CRON_LIMIT = 2000;
     const CRON_BUDGET = 25;
     const FAILED_SHOWN = 20;
 
@@ -79,7 +79,10 @@ class Psinfor extends Module
             && Configuration::updateGlobalValue(PsinforSettings::ENABLED, '1')
             && Configuration::updateGlobalValue(PsinforSettings::CONNECTION, PsinforSettings::DEFAULT_CONNECTION)
             && Configuration::updateGlobalValue(PsinforSettings::EVENTS, implode(',', PsinforEvents::names()))
-            && Configuration::updateGlobalValue(PsinforSettings::RETENTION_DAYS, PsinforSettings::DEFAULT_RETENTION_DAYS)
+            && Configuration::updateGlobalValue(
+                PsinforSettings::RETENTION_DAYS,
+                PsinforSettings::DEFAULT_RETENTION_DAYS
+            )
             && PsinforSettings::cronToken() !== '';
     }
 
@@ -476,7 +479,8 @@ class Psinfor extends Module
             PsinforSettings::RETENTION_DAYS => PsinforSettings::retentionDays(),
         ];
         foreach (PsinforEvents::CATALOGUE as $event => $fields) {
-            $options[] = ['id' => PsinforEvents::formKey($event), 'name' => $event . ' (' . implode(', ', $fields) . ')'];
+            $options[] = ['id' => PsinforEvents::formKey($event),
+                'name' => $event . ' (' . implode(', ', $fields) . ')'];
             $values['PSINFOR_EVENTS_' . PsinforEvents::formKey($event)] = in_array($event, $enabledEvents, true);
         }
         $form = ['form' => [
@@ -491,7 +495,7 @@ class Psinfor extends Module
                 ['type' => 'text', 'label' => $this->l('Receiver URL'), 'name' => PsinforSettings::URL,
                     'required' => true, 'placeholder' => 'https://psinfor.example.com',
                     'desc' => $this->l('The base URL of the psinfor receiver; events go to '
-                        . '<URL>/webhooks/prestashop/<connection>. Use https.')],
+                        . '{URL}/webhooks/prestashop/{connection}. Use https.')],
                 ['type' => 'password', 'label' => $this->l('Webhook secret'), 'name' => PsinforSettings::SECRET,
                     'autocomplete' => false, 'desc' => $secretHelp],
                 ['type' => 'text', 'label' => $this->l('Connection'), 'name' => PsinforSettings::CONNECTION,

@@ -53,14 +53,14 @@ class PsinforSettings
 
             return $value === false || $value === null ? '' : (string) $value;
         };
-        $events = $get(self::EVENTS);
+        $events = $get(self::EVENTS) === '' ? [] : explode(',', $get(self::EVENTS));
 
         return [
             'enabled' => $get(self::ENABLED) === '1',
             'url' => $get(self::URL),
             'secret' => $get(self::SECRET),
             'connection' => $get(self::CONNECTION) !== '' ? $get(self::CONNECTION) : self::DEFAULT_CONNECTION,
-            'events' => $events === '' ? [] : array_values(array_intersect(explode(',', $events), PsinforEvents::names())),
+            'events' => array_values(array_intersect($events, PsinforEvents::names())),
             'secret_set_at' => (int) $get(self::SECRET_SET_AT),
         ];
     }

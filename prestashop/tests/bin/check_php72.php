@@ -176,7 +176,8 @@ function check_file($path)
                 $inDefault = false;
             } elseif (!$inDefault && $token === '|') {
                 $report('union parameter type (8.0)');
-            } elseif (!$inDefault && is_token($token, 'T_STRING') && in_array(strtolower($token[1]), NEWER_TYPES, true)) {
+            } elseif (!$inDefault && is_token($token, 'T_STRING')
+                && in_array(strtolower($token[1]), NEWER_TYPES, true)) {
                 $report('parameter type ' . $token[1] . ' (8.0)');
             }
         }

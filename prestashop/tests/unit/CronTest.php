@@ -24,7 +24,8 @@ class CronTest extends PsinforTestCase
         $this->failOnce();
         $this->now += 3600;
         foreach ([null, '', 'wrong', ['array'], substr(PsinforSettings::cronToken(), 0, -1)] as $token) {
-            $this->assertSame(['status' => 403, 'body' => ['error' => 'invalid token']], $this->module->runCron($token));
+            $this->assertSame(['status' => 403, 'body' => ['error' => 'invalid token']],
+                $this->module->runCron($token));
         }
         $this->assertCount(1, $this->transport->requests);
     }

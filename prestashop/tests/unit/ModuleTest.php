@@ -8,7 +8,8 @@ class ModuleTest extends PsinforTestCase
         $this->assertTrue(Db::getInstance()->tableExists(PsinforOutbox::table()));
         $this->assertSame(PsinforEvents::hooks(), $module->registeredHooks);
         $this->assertSame(implode(',', PsinforEvents::names()), Configuration::getGlobalValue(PsinforSettings::EVENTS));
-        $this->assertMatchesRegularExpression('/^[0-9a-f]{48}$/', Configuration::getGlobalValue(PsinforSettings::CRON_TOKEN));
+        $token = Configuration::getGlobalValue(PsinforSettings::CRON_TOKEN);
+        $this->assertMatchesRegularExpression('/^[0-9a-f]{48}$/', $token);
         $this->assertSame('default', PsinforSettings::forShop(1)['connection']);
     }
 
@@ -95,7 +96,8 @@ class ModuleTest extends PsinforTestCase
         $module->hookActionObjectStockAvailableUpdateAfter(['object' => new StockAvailable(['id' => 1,
             'id_product' => 27, 'id_product_attribute' => 40, 'id_shop' => 1])]);
         $module->hookActionObjectCustomerUpdateAfter(['object' => $customer]);
-        $this->assertSame(['customer.created', 'stock.changed', 'customer.updated'], array_column($this->rows(), 'event'));
+        $this->assertSame(['customer.created', 'stock.changed', 'customer.updated'],
+            array_column($this->rows(), 'event'));
         $module->deliverAfterResponse();
         // a new request may send the same change again
         $module->hookActionObjectCustomerUpdateAfter(['object' => $customer]);
@@ -141,8 +143,10 @@ class ModuleTest extends PsinforTestCase
         $sent = array_map(function ($request) {
             return [$request['url'], json_decode($request['body'], true)['shop_id']];
         }, $this->transport->requests);
-        $this->assertSame([[self::URL . '/webhooks/prestashop/outlet', 2], [self::URL . '/webhooks/prestashop/default', 1]],
-            $sent);
+        $this->assertSame([
+            [self::URL . '/webhooks/prestashop/outlet', 2],
+            [self::URL . '/webhooks/prestashop/default', 1],
+        ], $sent);
         $this->assertSigned($this->transport->requests[0], 'outlet-secret-0123456789');
     }
 

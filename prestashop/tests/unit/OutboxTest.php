@@ -25,7 +25,8 @@ class OutboxTest extends PsinforTestCase
         $row = $this->box->find($id);
         $this->assertSame('pending', $row['status']);
         $this->assertSame(0, (int) $row['attempts']);
-        $this->assertSame([$id], array_map('intval', array_column($this->box->due($this->now, 10), 'id_psinfor_outbox')));
+        $due = array_column($this->box->due($this->now, 10), 'id_psinfor_outbox');
+        $this->assertSame([$id], array_map('intval', $due));
     }
 
     public function testTheWebhookIdIsUniquePerRow()
@@ -93,7 +94,8 @@ class OutboxTest extends PsinforTestCase
         $this->box->markFailed($shop1, 401, 'HTTP 401', $this->now);
         $this->box->markFailed($shop2, 401, 'HTTP 401', $this->now);
         $this->assertSame(1, $this->box->requeueFailed(2, $this->now + 5));
-        $this->assertSame(['failed', 'pending'], [$this->box->find($shop1)['status'], $this->box->find($shop2)['status']]);
+        $this->assertSame(['failed', 'pending'],
+            [$this->box->find($shop1)['status'], $this->box->find($shop2)['status']]);
         $this->assertCount(1, $this->box->due($this->now + 5, 10));
     }
 

@@ -98,7 +98,8 @@ abstract class PsinforTestCase extends TestCase
      */
     protected function rows()
     {
-        return Db::getInstance()->executeS('SELECT * FROM `' . PsinforOutbox::table() . '` ORDER BY `id_psinfor_outbox`');
+        return Db::getInstance()->executeS('SELECT * FROM `' . PsinforOutbox::table()
+            . '` ORDER BY `id_psinfor_outbox`');
     }
 
     /**
