@@ -1,6 +1,6 @@
-"""End to end with the module's own delivery code: php-cli runs the module (on PrestaShop stand-ins, with its
-outbox in SQLite and its real cURL transport) against our receiver over HTTP; the events reach the inbox, and
-an order placed in the PrestaShop sandbox flows to the Infor sandbox."""
+"""The PrestaShop module end to end, with its own delivery code: php-cli runs the module (on PrestaShop
+stand-ins, with its outbox in SQLite and its real cURL transport) against our receiver over HTTP; the events
+reach the inbox, and an order placed in the PrestaShop sandbox flows to the Infor sandbox."""
 
 from __future__ import annotations
 
