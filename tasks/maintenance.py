@@ -3,7 +3,7 @@ generated from their declarations (``tasks/flows.py``); single-beat leadership i
 
 from __future__ import annotations
 
-from integration.flows.maintenance import prune, sweep
+from integration.flows.maintenance import prune, resume_waiting, sweep
 from integration.runtime import get_runtime
 from tasks.app import app
 from tasks.dispatch import enqueue
@@ -12,6 +12,11 @@ from tasks.dispatch import enqueue
 @app.task(name="psinfor.maintenance.sweep", ignore_result=True)
 def sweep_task(stale_seconds: int | None = None) -> list[int]:
     return sweep(get_runtime(), enqueue, stale_seconds=stale_seconds)
+
+
+@app.task(name="psinfor.maintenance.resume_waiting", ignore_result=True)
+def resume_waiting_task(older_than_seconds: float | None = None) -> list[int]:
+    return resume_waiting(get_runtime(), enqueue, older_than_seconds=older_than_seconds)
 
 
 @app.task(name="psinfor.maintenance.prune", ignore_result=True)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from integration.binder import is_pending
-from integration.errors import LockBusy, NotFound, PermanentError, TransientError, ValidationFailed
+from integration.errors import AwaitingPayment, LockBusy, NotFound, PermanentError, TransientError, ValidationFailed
 from integration.flows.base import Enqueue, EventView, Flow, Poller, SkipEvent
 from integration.flows.customers import ensure_customer
 from integration.flows.maintenance import PollResult, enqueue_new_event, shop_datetime
@@ -27,28 +27,54 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("psinfor.orders")
 ENTITY = "order"
+CUSTOMER = "customer"
+CUSTOMER_PARTS = ("address_", "country_", "state_")  # the bundle's parts ensure_customer reads
 ORDERS_WATERMARK = "prestashop.orders.date_upd"
 
 
 def extract(rt: Runtime, event: EventView, _previous: dict[str, Any]) -> dict[str, Any]:
-    """Read the order and everything it refers to from the shop (ids only came with the event)."""
+    """Read the order and everything it refers to from the shop (ids only came with the event), and decide by
+    the shop's state (``statuses.yaml`` ``prestashop_to_infor``) whether it goes to Infor now: only paid (or
+    otherwise releasable) orders do; an unpaid one waits, at no cost, until its state changes."""
     from integration.connectors.prestashop.bundles import fetch_order_bundle
 
     orno = rt.binder(event.connection, ENTITY).get(event.source_id)
     if orno:
         raise SkipEvent(f"order {event.source_id} is already Infor order {orno}")
-    bundle = fetch_order_bundle(rt.prestashop(event.connection), int(event.source_id))
+    ps = rt.prestashop(event.connection)
+    bundle = fetch_order_bundle(ps, int(event.source_id))
+    action, state = shop_action(rt, ps, bundle["order"])
+    if action == "hold":
+        raise AwaitingPayment(f"order {event.source_id} is {state} in the shop: waiting for its payment",
+                              resolution="nothing to do: it goes to Infor once the shop marks it paid",
+                              details={"shop_state": state})
+    if action != "open":
+        raise SkipEvent(f"order {event.source_id} is {state} in the shop: {action}, not sent to Infor")
     return {"bundle": bundle}  # the store writes it as JSON (Decimals as strings, ISO dates)
 
 
+def shop_action(rt: Runtime, ps: Any, order: dict[str, Any]) -> tuple[str, str]:
+    """(open | hold | cancel | ignore, the state's key or name) for the order's current shop state."""
+    states = ps.order_states()
+    state_id = int(order["current_state"])
+    key = states.key_for(state_id)
+    state = states.get(state_id)
+    flags = {f: bool(getattr(state, f, False)) for f in ("paid", "shipped", "delivery", "logable")} if state else {}
+    return rt.mapping.infor_status_for_ps_state(key, flags), key or states.name(state_id)
+
+
 def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[str, Any]:
-    """Canonical order and the Infor transactions it becomes; the customer is ensured first."""
+    """Canonical order and the Infor transactions it becomes. Nothing is written anywhere: the customer number
+    is the bound one or the deterministic one (``cuno_for``); the customer is created, when missing, in load, so
+    an order refused by validation leaves nothing in M3."""
     bundle = extracted["bundle"]
     engine = rt.mapping
     order = engine.ps_order_to_canonical(bundle)
-    cuno = ensure_customer(rt, event.connection, bundle)
+    ps_customer = str(bundle["customer"]["id"])
+    cuno = rt.binder(event.connection, CUSTOMER).get(ps_customer) or engine.cuno_for(int(ps_customer))
     calls = engine.order_to_infor(order, cuno=cuno)
-    return {"canonical": _order_schema().dump(order), "cuno": cuno, "calls": calls}
+    customer = {k: v for k, v in bundle.items() if k == "customer" or k.startswith(CUSTOMER_PARTS)}
+    return {"canonical": _order_schema().dump(order), "cuno": cuno, "calls": calls, "customer": customer}
 
 
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +101,11 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
 
     connection, ps_id = event.connection, event.source_id
     binder = rt.binder(connection, ENTITY)
-    calls = validated["calls"]
-    facts = {"cuor": _cuor(calls), "cuno": validated["cuno"], "event_id": event.id}
+    # The customer first (found, bound or created once); its number may differ from transform's guess when an
+    # existing M3 customer was matched, so the calls carry the one ensure_customer answers.
+    cuno = ensure_customer(rt, connection, validated["customer"])
+    calls = _with_customer(validated["calls"], cuno)
+    facts: dict[str, Any] = {"cuor": _cuor(calls), "cuno": cuno, "event_id": event.id}
     with rt.record_lock(f"{connection}:{ENTITY}:{ps_id}"):
         m3 = rt.m3(connection)
         row = binder.row(ps_id)
@@ -162,6 +191,10 @@ def _order_schema() -> Any:
     from integration.canonical import OrderSchema
 
     return OrderSchema()
+
+
+def _with_customer(calls: list[dict[str, Any]], cuno: str) -> list[dict[str, Any]]:
+    return [{**c, "record": {**c["record"], "CUNO": cuno}} if "CUNO" in c.get("record", {}) else c for c in calls]
 
 
 def _cuor(calls: list[dict[str, Any]]) -> str:

@@ -62,7 +62,9 @@ class EventStatus(StrEnum):
     SUCCEEDED = "succeeded"
     SKIPPED = "skipped"
     DEAD = "dead"  # dead-lettered: see dead_letter
-    HELD = "held"  # waits for an operator (an anomaly) or for the other side (payment, credit stop)
+    HELD = "held"  # waits for an operator (an anomaly held for review)
+    AWAITING_PAYMENT = "awaiting_payment"  # the shop has not been paid yet: goes on by itself when it is
+    HELD_BY_ERP = "held_by_erp"  # the ERP holds it (credit stop): re-checked until released
     PENDING_FLOW = "pending_flow"  # accepted, but no flow handles this event type yet
 
 
@@ -75,6 +77,7 @@ class StepStatus(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"
     HELD = "held"
+    WAITING = "waiting"
     FAILED = "failed"
 
 
@@ -87,7 +90,12 @@ SKIPPED = EventStatus.SKIPPED
 DEAD = EventStatus.DEAD
 HELD = EventStatus.HELD
 PENDING_FLOW = EventStatus.PENDING_FLOW
-FINAL_STATUSES = frozenset({SUCCEEDED, SKIPPED, DEAD, HELD, PENDING_FLOW})
+AWAITING_PAYMENT = EventStatus.AWAITING_PAYMENT
+HELD_BY_ERP = EventStatus.HELD_BY_ERP
+# Waiting: no worker runs them and they cost nothing; a newer event of the same record supersedes them, and
+# ``held_by_erp`` ones are re-checked by the resume poller. Final for the runner (a stale message is a no-op).
+WAITING_STATUSES = frozenset({AWAITING_PAYMENT, HELD_BY_ERP})
+FINAL_STATUSES = frozenset({SUCCEEDED, SKIPPED, DEAD, HELD, PENDING_FLOW, *WAITING_STATUSES})
 ACTIVE_STATUSES = frozenset({RECEIVED, QUEUED, RUNNING, RETRYING})
 
 

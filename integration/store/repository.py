@@ -417,6 +417,27 @@ class Store:
                                    .order_by(m.SyncAttempt.id))
             ]
 
+    def supersede_waiting(self, connection: str, entity: str, source_id: str, *, by_event: int) -> int:
+        """Older waiting events of a record end ``skipped``: a newer event takes the record on."""
+        ev = m.SyncEvent
+        with get_engine(self.url).begin() as conn:
+            return int(conn.execute(update(ev).where(
+                ev.connection == connection, ev.entity == entity, ev.source_id == source_id, ev.id != by_event,
+                ev.status.in_(m.WAITING_STATUSES),
+            ).values(status=m.SKIPPED, finished_at=m.utcnow(), updated_at=m.utcnow(),
+                     result={"skipped": f"superseded by event {by_event}"})).rowcount or 0)
+
+    def resume_waiting(self, status: str, older_than: datetime, limit: int = 500) -> list[tuple[int, str, str | None]]:
+        """Put waiting events back in the inbox (queued, from the step that waited); (id, entity, step) of each."""
+        ev = m.SyncEvent
+        with get_engine(self.url).begin() as conn:
+            rows = conn.execute(select(ev.id, ev.entity, ev.current_step).where(
+                ev.status == status, ev.updated_at < older_than).order_by(ev.id).limit(limit)).all()
+            if rows:
+                conn.execute(update(ev).where(ev.id.in_([r[0] for r in rows]), ev.status == status).values(
+                    status=m.QUEUED, finished_at=None, updated_at=m.utcnow()))
+            return [(int(r[0]), str(r[1]), r[2]) for r in rows]
+
     def prune_finished(self, older_than: datetime, *, batch: int = 1000) -> int:
         """Delete succeeded and skipped events (steps, snapshots, attempts with them) finished before
         ``older_than``. Dead-lettered and held events are kept until an operator resolves them."""
