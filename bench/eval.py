@@ -36,8 +36,8 @@ WEIGHTS = ROOT / "integration" / "ai" / "suggest_weights.json"
 TARGETS = {"top1": 0.6, "top3": 0.85}
 
 
-def load_labels() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((EVAL / "mapping_labels.yaml").read_text("utf-8"))
+def load_labels(name: str = "mapping_labels.yaml") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((EVAL / name).read_text("utf-8"))
     return data
 
 
@@ -145,6 +145,23 @@ def all_examples(config: Any, bundle: Mapping[str, Any] | None, records: Mapping
     return examples
 
 
+def fresh_eval(config: Any, bundle: Mapping[str, Any] | None, records: Mapping[str, Any]) -> dict[str, Any]:
+    """The untouched set: weights fitted on the whole development set, each fresh transaction scored once."""
+    weights = sg.fit_weights(all_examples(config, bundle, records))
+    gold = _gold(load_labels("mapping_labels_fresh.yaml"))
+    per_tx: dict[str, Any] = {}
+    total1 = total3 = total_n = 0
+    for tx, fields in gold.items():
+        program, transaction = _split(tx)
+        problem = sg.build_problem(program, transaction, config=config, bundle=bundle, m3_record=records.get(tx))
+        result = _accuracy(_vectors(problem, fields, frozenset()), weights)
+        t1, t3 = result.pop("_hits")
+        total1, total3, total_n = total1 + t1, total3 + t3, total_n + result["n"]
+        per_tx[tx] = result
+    return {"fields": total_n, "top1": round(total1 / total_n, 3), "top3": round(total3 / total_n, 3),
+            "per_transaction": per_tx}
+
+
 def suggestions_report() -> dict[str, Any]:
     config = load_mappings(ROOT / "mappings")
     bundle, records = _samples()
@@ -152,6 +169,8 @@ def suggestions_report() -> dict[str, Any]:
     report["loto_with_sample"] = mapping_eval(config, bundle, records, details=True)
     report["loto_without_sample"] = mapping_eval(config, None, {})
     report["loto_without_existing_mappings"] = mapping_eval(None, bundle, records)
+    report["fresh_set"] = fresh_eval(config, bundle, records)
+    report["fresh_set_without_existing_mappings"] = fresh_eval(None, bundle, records)
     ablations = {}
     for i, name in enumerate(sg.FEATURES[:-1]):
         r = mapping_eval(config, bundle, records, frozenset({i}))
@@ -214,6 +233,11 @@ def summary(report: dict[str, Any]) -> str:
             r = s[key]
             lines.append(f"  {key:34} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  (macro {r['macro_top1']:.3f}"
                          f" / {r['macro_top3']:.3f})")
+        for key in ("fresh_set", "fresh_set_without_existing_mappings"):
+            r = s[key]
+            lines.append(f"  {key:34} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  ({r['fields']} fields: "
+                         + ", ".join(f"{t} {v['top1']:.2f}/{v['top3']:.2f}" for t, v in r["per_transaction"].items())
+                         + ")")
         for key, r in s["ablations"].items():
             lines.append(f"  {key:34} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}")
     a = report.get("anomalies")

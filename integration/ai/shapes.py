@@ -186,6 +186,8 @@ def target_kind(description: str, swagger_type: str, length: int | None, code: s
         return "postcode"
     if "UNIT" in words and "PRICE" not in words:
         return "code"  # a unit of measure
+    if words & {"METHOD", "TYPE"}:
+        return "code"  # a mode, a method, a type
     if "QUANTITY" in words:
         return "quantity"
     if words & {"PRICE", "AMOUNT", "WEIGHT"} or ("DISCOUNT" in words and "PERCENT" not in words

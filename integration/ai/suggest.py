@@ -225,8 +225,9 @@ def _reverse_targets() -> list[Target]:
     out = []
     for name, (kind, length, meaning) in catalogue.PRODUCT.items():
         text = lexicon.fold(f"{lexicon.source_words(name)} {meaning}")
+        # every product field is about the item: an M3 field that says "item" is closer than one that does not
         out.append(Target(f"product.{name}", meaning, kind, length, name in PRODUCT_REQUIRED,
-                          _expand(lexicon.concepts(text)), text))
+                          _expand(lexicon.concepts(text)) | {"ITEM"}, text))
     return out
 
 
