@@ -121,7 +121,7 @@ class Shop:
         for _ in range(int(len(b2c) * 0.02)):
             a, b = rng.sample(b2c, 2)
             b.country, b.ship_country, b.street, b.postcode = a.country, a.ship_country, a.street, a.postcode
-            b.currency = a.currency
+            b.currency, b.carrier = a.currency, a.carrier
 
     # --- actors -------------------------------------------------------------------------------------------
 
@@ -289,6 +289,7 @@ def generate(seed: int, params: dict[str, Any]) -> list[Labelled]:
         for k, member in enumerate(ring):
             by_id[member.id] = member
             member.ship_country, member.street, member.postcode = host.ship_country, "9 Depot Lane", "99999"
+            member.carrier = _pick(rng, CARRIERS[COUNTRIES[member.ship_country][2]])
             timeline.append((at + timedelta(hours=rng.uniform(0, 20) if k else 0), member.id,
                              "velocity" if k else "clean", {"ring": i}))
     timeline.sort(key=lambda t: (t[0], t[1]))

@@ -107,6 +107,7 @@ class DetectionContext:
     # item → earlier line quantities of customers in the same PrestaShop group as this one (B2B and B2C buy
     # different quantities of the same item)
     item_quantities: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    group_quantities: Sequence[int] = ()  # recent line quantities (any item) of customers in the same group
     m3_prices: Mapping[str, Decimal] = field(default_factory=dict)  # item → M3 price for this customer
     # (dimension, key) → value → count, shop-wide over accepted orders: ("currency", invoice country),
     # ("carrier", delivery country), ("billing", invoice country → delivery country)
@@ -193,49 +194,54 @@ def line_price_findings(order: Order, m3_prices: Mapping[str, Decimal], t: Any) 
 
 
 def quantity_findings(order: Order, item_quantities: Mapping[str, Sequence[int]], history: Sequence[PastOrder],
-                      t: Any) -> list[Finding]:
+                      t: Any, group_quantities: Sequence[int] = ()) -> list[Finding]:
+    """A line quantity far above the usual: the customer's own line quantities when there are enough of them
+    (a business customer's scale), else the item's among customers of the same group, else the group's."""
     if not t.enabled:
         return []
     bought: dict[str, int] = {}
-    lines_seen = 0
+    own: list[int] = []
     for past in history:
         for item, qty in past.lines:
             bought[item] = max(bought.get(item, 0), qty)
-            lines_seen += 1
-    largest = max(bought.values(), default=0)
+            own.append(qty)
     out = []
     for line in order.lines:
         q = line.quantity
-        sample = [x for x in item_quantities.get(line.item_number, ()) if x > 0]
-        if q < t.min_quantity or len(sample) < t.min_history:
+        if q < t.min_quantity:
             continue
         if line.item_number in bought and q <= bought[line.item_number] * t.personal_factor:
             continue  # the customer has bought this much of it before
-        if lines_seen >= 3 and q <= largest * t.personal_factor:
-            continue  # ... or as much of something else
+        item = [x for x in item_quantities.get(line.item_number, ()) if x > 0]
+        for basis, sample in (("customer", own), ("item", item), ("group", [x for x in group_quantities if x > 0])):
+            if len(sample) >= t.min_history:
+                break
+        else:
+            continue
         z, med, _ = robust_z(_log(q), [_log(x) for x in sample], t.log_mad_floor)
         median_q = Decimal(str(round(math.exp(med), 2)))
         ratio = Decimal(q) / median_q
         if z < t.max_robust_z or ratio < t.min_ratio:
             continue
         score = min(z / t.max_robust_z, float(ratio / t.min_ratio))
+        whose = {"customer": "the customer's", "item": "the item's", "group": "the customer group's"}[basis]
         out.append(Finding("quantity", round(score, 2),
-                           f"line {line.line_no} ({line.item_number}): quantity {q} is {ratio:.0f} times the item's "
+                           f"line {line.line_no} ({line.item_number}): quantity {q} is {ratio:.0f} times {whose} "
                            f"median {median_q} over {len(sample)} lines", {
                                "item_number": line.item_number, "quantity": q, "median": str(median_q),
-                               "ratio": f"{ratio:.2f}", "robust_z": round(z, 2), "history": len(sample)},
-                           line.line_no))
+                               "basis": basis, "ratio": f"{ratio:.2f}", "robust_z": round(z, 2),
+                               "history": len(sample)}, line.line_no))
     return out
 
 
-def _share(counts: Mapping[str, int] | None, value: str, min_support: int) -> tuple[float, int] | None:
-    """Smoothed share of ``value`` among the counts, or None when there are too few to judge."""
+def _share(counts: Mapping[str, int] | None, value: str, min_support: int) -> tuple[int, int] | None:
+    """(times ``value`` was seen, orders seen) for one key, or None when there are too few orders to judge."""
     if not counts:
         return None
     support = sum(counts.values())
     if support < min_support:
         return None
-    return (counts.get(value, 0) + 0.5) / (support + 1), support
+    return counts.get(value, 0), support
 
 
 def combination_findings(order: Order, combinations: Mapping[tuple[str, str], Mapping[str, int]],
@@ -255,13 +261,13 @@ def combination_findings(order: Order, combinations: Mapping[tuple[str, str], Ma
         found = _share(combinations.get((dimension, key)), value, t.min_support)
         if found is None:
             continue
-        share, support = found
-        if share > t.max_share:
+        seen, support = found
+        if seen / support > t.max_share:
             continue
-        score = math.log(share) / math.log(t.max_share)
+        score = max(1.0, math.log((seen + 0.5) / (support + 1)) / math.log(t.max_share))
         out.append(Finding("combination", round(score, 2),
-                           f"{what}: seen on {share:.2%} of {support} such orders", {
-                               "dimension": dimension, "key": key, "value": value, "share": round(share, 5),
+                           f"{what}: seen {seen} times in {support} such orders", {
+                               "dimension": dimension, "key": key, "value": value, "seen": seen,
                                "support": support}))
     return out
 
@@ -299,7 +305,7 @@ def detect(order: Order, context: DetectionContext, thresholds: Thresholds | Non
     findings = [
         *order_value_findings(order, context.history, t.order_value),
         *line_price_findings(order, context.m3_prices, t.line_price),
-        *quantity_findings(order, context.item_quantities, context.history, t.quantity),
+        *quantity_findings(order, context.item_quantities, context.history, t.quantity, context.group_quantities),
         *combination_findings(order, context.combinations, context.history, t.combination),
         *velocity_findings(order, context.recent, t.velocity),
     ]
@@ -323,6 +329,7 @@ class HistoryIndex:
         self.item_window = item_window
         self.by_customer: dict[int, list[PastOrder]] = {}
         self.quantities: dict[tuple[int, str], deque[int]] = {}
+        self.group_quantities: dict[int, deque[int]] = {}
         self.combinations: dict[tuple[str, str], dict[str, int]] = {}
         self.recent: deque[PastOrder] = deque()
 
@@ -335,6 +342,7 @@ class HistoryIndex:
         self.by_customer.setdefault(past.customer_id, []).append(past)
         for item, qty in past.lines:
             self.quantities.setdefault((past.group, item), deque(maxlen=self.item_window)).append(qty)
+            self.group_quantities.setdefault(past.group, deque(maxlen=self.item_window * 10)).append(qty)
         for dim, key, value in (("currency", past.invoice_country, past.currency),
                                 ("carrier", past.delivery_country, past.carrier),
                                 ("billing", past.invoice_country, past.delivery_country)):
@@ -350,6 +358,7 @@ class HistoryIndex:
         keys = {(group, line.item_number) for line in order.lines}
         return DetectionContext(history=history,
                                 item_quantities={k[1]: list(self.quantities[k]) for k in keys if k in self.quantities},
+                                group_quantities=list(self.group_quantities.get(group, ())),
                                 m3_prices=dict(m3_prices or {}), combinations=self.combinations, recent=recent)
 
 
