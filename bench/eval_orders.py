@@ -3,20 +3,20 @@
 The shop (parameters in ``bench/eval/orders.yaml``): customers in ten countries paying in five currencies
 (mostly their own, sometimes EUR), B2C customers with small baskets of one to four lines and quantities of
 one or two, B2B customers with larger baskets, larger quantities and negotiated M3 prices; orders follow a
-yearly season (November–December peak, a summer dip), the week (B2B on working days, B2C in the evening) and
+yearly season (November-December peak, a summer dip), the week (B2B on working days, B2C in the evening) and
 each customer's own rate and basket size; shop prices follow M3's prices with promotions and lags; a few
 customers re-order minutes later ("forgot something"), some households share an address, some business
 customers ship to another country than they are billed in. Everything comes from one ``random.Random(seed)``.
 
 Injected anomalies, each labelled with its kind (and its size):
 
-- ``order_value``: a customer with at least five earlier orders places one worth 6–30 times their median
+- ``order_value``: a customer with at least five earlier orders places one worth 6-30 times their median
   (more lines of dearer items, usual quantities);
-- ``line_price``: one line priced at 5–50 % or 150–400 % of M3's price for that customer;
-- ``quantity``: one line's quantity multiplied by 10–100 (a fat finger);
+- ``line_price``: one line priced at 5-50 % or 150-400 % of M3's price for that customer;
+- ``quantity``: one line's quantity multiplied by 10-100 (a fat finger);
 - ``combination``: a currency never used for the delivery country, a carrier that does not serve it, or a
   first order billed and delivered in two far-apart countries;
-- ``velocity``: a customer placing 4–8 orders within 10–45 minutes (labelled from the second on), or 3–6 new
+- ``velocity``: a customer placing 4-8 orders within 10-45 minutes (labelled from the second on), or 3-6 new
   customers shipping to one address within a day (labelled from the second on).
 
 Orders are scored in time order, each against everything before it (``HistoryIndex``); the operator's
@@ -189,7 +189,7 @@ class Shop:
         lines = []
         for item in dict.fromkeys(items):
             if customer.b2b:
-                qty = max(1, int(round(customer.qty_scale * math.exp(rng.gauss(0, 0.5)))))
+                qty = max(1, round(customer.qty_scale * math.exp(rng.gauss(0, 0.5))))
             else:
                 qty = rng.choices([1, 2, 3, 4], weights=[0.75, 0.18, 0.05, 0.02])[0]
             lines.append((item, qty, self.shop_price(customer, item, at)))

@@ -58,6 +58,7 @@ from integration.canonical import Address, Order
 
 from .thresholds import Thresholds
 
+CENT = Decimal("0.01")
 DETECTORS = ("order_value", "line_price", "quantity", "combination", "velocity")
 
 
@@ -157,8 +158,8 @@ def order_value_findings(order: Order, history: Sequence[PastOrder], t: Any) -> 
     value = order_value(order)
     if not t.enabled or len(values) < t.min_history or value <= 0:
         return []
-    z, med, spread = robust_z(_log(value), [_log(v) for v in values], t.log_mad_floor)
-    median_value = Decimal(str(round(math.exp(med), 2)))
+    z, med, _ = robust_z(_log(value), [_log(v) for v in values], t.log_mad_floor)
+    median_value = Decimal(math.exp(med)).quantize(CENT)
     ratio = value / median_value if median_value else Decimal(0)
     if z < t.max_robust_z or ratio < t.min_ratio:
         return []
@@ -212,14 +213,15 @@ def quantity_findings(order: Order, item_quantities: Mapping[str, Sequence[int]]
             continue
         if line.item_number in bought and q <= bought[line.item_number] * t.personal_factor:
             continue  # the customer has bought this much of it before
-        item = [x for x in item_quantities.get(line.item_number, ()) if x > 0]
-        for basis, sample in (("customer", own), ("item", item), ("group", [x for x in group_quantities if x > 0])):
-            if len(sample) >= t.min_history:
-                break
-        else:
+        of_item = [x for x in item_quantities.get(line.item_number, ()) if x > 0]
+        of_group = [x for x in group_quantities if x > 0]
+        bases: list[tuple[str, list[int]]] = [("customer", own), ("item", of_item), ("group", of_group)]
+        choices = [(b, s) for b, s in bases if len(s) >= t.min_history]
+        if not choices:
             continue
+        basis, sample = choices[0]
         z, med, _ = robust_z(_log(q), [_log(x) for x in sample], t.log_mad_floor)
-        median_q = Decimal(str(round(math.exp(med), 2)))
+        median_q = Decimal(math.exp(med)).quantize(CENT)
         ratio = Decimal(q) / median_q
         if z < t.max_robust_z or ratio < t.min_ratio:
             continue

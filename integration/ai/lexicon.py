@@ -127,10 +127,12 @@ M3_CODES: dict[str, str] = {
     "SAPR": "sales price", "ITNO": "item number reference", "ITDS": "item name", "FUDS": "further description",
     "UNMS": "basic unit of measure", "GRWE": "gross weight", "NEWE": "net weight", "STAT": "status",
     "LMDT": "last change date", "RGDT": "entry date", "CRAM": "charge amount", "CRID": "charge id",
-    "PYCD": "payment method", "MODL": "delivery method carrier", "TEDL": "delivery terms", "VRNO": "vat registration number",
+    "PYCD": "payment method", "MODL": "delivery method carrier", "TEDL": "delivery terms",
+    "VRNO": "vat registration number",
     "ADID": "address id", "ADRT": "address type", "LNCD": "language code", "OTBA": "order discount amount",
     "POPN": "alias number ean", "CONO": "company number", "ITGR": "item group", "ITCL": "product group",
-    "SALE": "sales item available for order", "SPUN": "sales price unit of measure", "CUTM": "customer template", "WHLO": "warehouse",
+    "SALE": "sales item available for order", "SPUN": "sales price unit of measure", "CUTM": "customer template",
+    "WHLO": "warehouse",
     "FACI": "facility", "ORTP": "order type", "ALCU": "search key", "CRD0": "charge description",
 }
 

@@ -29,7 +29,8 @@ _PHONE = re.compile(r"^\+?[\d\s().\-/]{6,24}$")
 _INT = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
 _CODE = re.compile(r"^[A-Z0-9]{1,4}$")
-_REFERENCE = re.compile(r"^(?=.*[A-Za-z])(?=.*[\d_\-])[A-Za-z0-9_\-./]{2,64}$|^[A-Z]{9}$")  # (PrestaShop order references are 9 capitals)
+# letters with digits, dashes or underscores and no spaces (an SKU), or 9 capitals (a PrestaShop order reference)
+_REFERENCE = re.compile(r"^(?=.*[A-Za-z])(?=.*[\d_\-])[A-Za-z0-9_\-./]{2,64}$|^[A-Z]{9}$")
 
 
 @cache

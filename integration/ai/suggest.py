@@ -212,8 +212,8 @@ def _reverse_candidates(program: str, transaction: str, record: Mapping[str, Any
             kind = {"identifier": "id", "quantity": "integer", "language": "code", "postcode": "code"}.get(
                 expected, expected)
             longest = length or 0 if kind in ("text", "code", "id") else 0
-        if kind == "integer" and (length or 0) <= 2 and not shapes.target_kind(
-                description, "string", length, code) in ("quantity", "amount", "integer"):
+        if kind == "integer" and (length or 0) <= 2 and shapes.target_kind(
+                description, "string", length, code) not in ("quantity", "amount", "integer"):
             kind = "code"  # a one- or two-digit status or flag
         text = lexicon.fold(f"{description} {lexicon.m3_code_words(code)}")
         out.append(Candidate(code, "", code, kind, longest, has_sample, _m3_concepts(code, description),
@@ -410,14 +410,14 @@ def _article(kind: str) -> str:
 
 
 def suggest(program: str, transaction: str, *, config: Any = None, bundle: Mapping[str, Any] | None = None,
-            m3_record: Mapping[str, Any] | None = None, top: int = 3, min_score: float = 0.05,
+            m3_record: Mapping[str, Any] | None = None, top: int = 3, min_score: float = 0.1,
             weights: Sequence[float] | None = None) -> dict[str, Any]:
     """The ``psinfor map suggest --json`` document for one transaction."""
     problem = build_problem(program, transaction, config=config, bundle=bundle, m3_record=m3_record)
     ranked = rank(problem, weights)
-    suggestions = []
+    suggestions: list[dict[str, Any]] = []
     for target in problem.targets:
-        candidates = []
+        candidates: list[dict[str, Any]] = []
         for candidate, value, vector in ranked[target.name][:top]:
             if value < min_score:
                 break
@@ -432,16 +432,14 @@ def suggest(program: str, transaction: str, *, config: Any = None, bundle: Mappi
 
 # --- fitting (used by bench/eval.py) ----------------------------------------------------------------------
 
-def fit_weights(examples: Sequence[tuple[Sequence[float], int]], *, l2: float = 1.0, iterations: int = 25
-                ) -> tuple[float, ...]:
+def fit_weights(examples: Sequence[tuple[Sequence[float], int]], *, l2: float = 1.0, iterations: int = 25,
+                pos_weight: float = 1.0) -> tuple[float, ...]:
     """Logistic regression by Newton's method (a handful of features: exact, deterministic, no numpy).
 
-    Positives are weighted up to balance the classes; ``l2`` keeps weights finite on separable data.
+    Unweighted by default, so a score reads as the chance that the pair is right (calibrated on the labelled
+    pairs); ``l2`` keeps weights finite on separable data.
     """
     n = len(FEATURES)
-    positives = sum(1 for _, y in examples if y)
-    negatives = len(examples) - positives
-    pos_weight = negatives / positives if positives else 1.0
     w = [0.0] * n
     for _ in range(iterations):
         grad = [l2 * x for x in w]
@@ -476,7 +474,7 @@ def fit_weights(examples: Sequence[tuple[Sequence[float], int]], *, l2: float = 
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     """Gaussian elimination with partial pivoting (a small dense system)."""
     n = len(b)
-    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    m = [[*row, b[i]] for i, row in enumerate(a)]
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
         m[col], m[pivot] = m[pivot], m[col]

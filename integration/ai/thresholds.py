@@ -17,9 +17,9 @@ from marshmallow import RAISE, Schema, fields, post_load, validate
 @dataclass(frozen=True)
 class OrderValue:
     enabled: bool = True
-    min_history: int = 4          # earlier accepted orders of the customer needed to judge
-    max_robust_z: float = 4.0     # robust z-score of log(value) against the customer's history
-    min_ratio: Decimal = Decimal("3")   # and at least this many times the customer's median value
+    min_history: int = 6          # earlier accepted orders of the customer needed to judge
+    max_robust_z: float = 1.5     # robust z-score of log(value) against the customer's history
+    min_ratio: Decimal = Decimal("10")  # and at least this many times the customer's median value
     log_mad_floor: float = 0.25   # the spread is never taken as smaller (a customer who always spends the same)
 
 
@@ -33,9 +33,9 @@ class LinePrice:
 @dataclass(frozen=True)
 class Quantity:
     enabled: bool = True
-    min_history: int = 8          # earlier lines of the item (shop-wide) needed to judge
-    max_robust_z: float = 4.0     # robust z-score of log(quantity) against the item's lines
-    min_ratio: Decimal = Decimal("5")   # and at least this many times the item's median quantity
+    min_history: int = 8          # earlier lines (the customer's, else the item's, else the group's) to judge
+    max_robust_z: float = 3.5     # robust z-score of log(quantity) against them
+    min_ratio: Decimal = Decimal("6")   # and at least this many times their median quantity
     min_quantity: int = 5         # never for a quantity this small
     log_mad_floor: float = 0.35
     personal_factor: Decimal = Decimal("2")  # within this factor of what the customer bought before: usual
@@ -44,8 +44,8 @@ class Quantity:
 @dataclass(frozen=True)
 class Combination:
     enabled: bool = True
-    min_support: int = 50         # orders to a country before its usual currencies and carriers are known
-    max_share: float = 0.005      # a currency or carrier seen on at most this share of the country's orders
+    min_support: int = 100        # orders of a country before its usual currencies and carriers are known
+    max_share: float = 0.001      # a currency or carrier seen on at most this share of the country's orders
     first_order_countries: bool = True   # billing and delivery countries differ on a first order, rarely seen
 
 
