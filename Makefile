@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install demo test test-fast lint bench worker beat web flower db-upgrade replay-failed \
+.PHONY: help install demo test test-fast lint bench eval worker beat web flower db-upgrade replay-failed \
         resync-orders resync-order sandbox-prestashop sandbox-infor clean prestashop-module php-deps php-test
 
 help:
@@ -36,6 +36,9 @@ lint: $(STAMP) ## ruff, mypy and the import contracts (pyproject.toml [tool.impo
 
 bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
 	$(BIN)/python -m bench.run
+
+eval: $(STAMP) ## AI assistance measured (suggestions, anomalies); figures in bench/results/eval-latest.json
+	$(BIN)/python -m bench.eval
 
 worker: $(STAMP) ## a Celery worker for every queue the flows declare (threads pool, API-bound)
 	$(BIN)/celery -A tasks.app worker -P threads -c $${CONCURRENCY:-16} -Q $$($(BIN)/python -m tasks.routing) -l INFO

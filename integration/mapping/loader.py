@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from marshmallow import ValidationError
 
+from integration.ai.thresholds import Thresholds
 from integration.canonical import (
     Address,
     Customer,
@@ -132,6 +133,7 @@ class ValidationConfig:
     blocked_customers: frozenset[str] = frozenset()
     allowed_countries: frozenset[str] = frozenset()
     anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    detectors: Thresholds = field(default_factory=Thresholds)  # integration.ai.anomaly.detect
 
 
 @dataclass(frozen=True)
@@ -517,6 +519,7 @@ def load_mappings(directory: str | Path) -> MappingConfig:
             blocked_customers=frozenset(str(c) for c in validation["blocked_customers"]),
             allowed_countries=frozenset(c.upper() for c in validation["allowed_countries"]),
             anomalies=AnomalyConfig(**validation["anomalies"]),
+            detectors=validation["detectors"],
         ),
         ownership_defaults=owner_defaults,
         ownership=owners,

@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from integration.ai.thresholds import DetectorsSchema, Thresholds
 from integration.transform.enrichment import CONDITION_KEYS, TARGET_KEYS
 from integration.transform.variants import STRATEGIES
 
@@ -199,6 +200,7 @@ class ValidationFile(Strict):
     blocked_customers = fields.List(Scalar(), load_default=list)
     allowed_countries = fields.List(fields.String(), load_default=list)
     anomalies = fields.Nested(AnomaliesSchema, load_default=dict)
+    detectors = fields.Nested(DetectorsSchema, load_default=Thresholds)  # integration/ai/anomaly.py
 
 
 OWNERS = ("prestashop", "infor")
