@@ -341,6 +341,45 @@ def delete_batch_order(client: M3Client, temporary_orno: str) -> bool:
     return True
 
 
+TEMPORARY = "<temporary ORNO>"
+
+
+def load_plan(order_calls: Sequence[Mapping[str, Any]], customer_calls: Sequence[Mapping[str, Any]], *,
+              cuno: str, cuor: str) -> list[dict[str, Any]]:
+    """Every M3 call loading one order makes, in order, each with ``when`` it is made: what
+    ``psinfor map preview`` shows and the sequence the order loader follows with this module's functions
+    (``customers.get_customer``/``add_customer``, ``find_order_by_customer_ref``, ``find_batch_orders``,
+    ``create_batch_order``, ``batch_order_messages``). Pure: nothing is sent.
+    """
+    plan: list[dict[str, Any]] = [
+        {"program": "CRS610MI", "transaction": "GetBasicData", "record": {"CUNO": cuno},
+         "when": "unless the customer is already known: is it in M3?"}]
+    for index, call in enumerate(customer_calls):
+        plan.append({"program": call["program"], "transaction": call["transaction"],
+                     "record": dict(call["record"]), "bulk": index > 0,
+                     "when": "only when M3 has no such customer" + (" (one bulk POST)" if index > 0 else "")})
+    plan += [
+        {"program": OIS100, "transaction": "LstHead", "record": {"CUNO": cuno},
+         "when": f"is there a customer order with CUOR {cuor} already? then nothing else is sent"},
+        {"program": OIS100, "transaction": "LstBatchHead", "record": {"CUNO": cuno},
+         "when": f"is there a batch order with CUOR {cuor}? then it is finished (Confirm, status), not "
+                 "replaced"},
+    ]
+    for index, call in enumerate(order_calls):
+        record = dict(call["record"]) if index == 0 else {"ORNO": TEMPORARY, **call["record"]}
+        plan.append({"program": call["program"], "transaction": call["transaction"], "record": record,
+                     "bulk": index > 0, "when": "when neither exists" + (" (one bulk POST)" if index > 0 else "")})
+    plan += [
+        {"program": OIS100, "transaction": "Confirm", "record": {"ORNO": TEMPORARY},
+         "when": "when every address and line was accepted: release it to M3's batch job"},
+        {"program": OIS275, "transaction": "GetTmpOrderStat", "record": {"ORNO": TEMPORARY},
+         "when": "after Confirm, and again until settled: 90 = customer order created (ORNR)"},
+        {"program": OIS100, "transaction": "LstErrMsgOrder", "record": {"ORNO": TEMPORARY},
+         "when": "when the batch status is 15, 20, 25 (refused) or 30 (credit stop): M3's reasons"},
+    ]
+    return plan
+
+
 def get_order(client: M3Client, orno: str) -> Record | None:
     """OIS100MI/GetHead: the order head with ORSL (lowest line status) and ORST (highest), or None."""
     try:
