@@ -68,7 +68,7 @@ def mapped(shop: SandboxServer, order_id: int) -> tuple[MappingEngine, Any, str,
 
 def test_an_australian_state_and_a_long_e_mail_are_refused_by_validation(shop: SandboxServer,
                                                                           infor: InforSandboxServer) -> None:
-    engine, order, cuno, calls, customer_calls, failures = mapped(shop, place(shop, 9))
+    _engine, order, _cuno, _calls, customer_calls, failures = mapped(shop, place(shop, 9))
     assert order.delivery_address.country == "AU" and order.delivery_address.state == "NSW"
     assert len(order.customer.email) > 60
     assert failures and {(f.field, f.rule) for f in failures} == {("ECAR", "max_length")}
@@ -86,7 +86,7 @@ def test_an_australian_state_and_a_long_e_mail_are_refused_by_validation(shop: S
 
 
 def test_a_mexican_state_and_a_long_e_mail_are_sent_fitted(shop: SandboxServer, infor: InforSandboxServer) -> None:
-    engine, order, cuno, calls, customer_calls, failures = mapped(shop, place(shop, 10))
+    _engine, _order, _cuno, calls, customer_calls, failures = mapped(shop, place(shop, 10))
     assert failures == []
     m3 = m3_client(infor)
     customers.add_customer(m3, customer_calls)
@@ -94,7 +94,7 @@ def test_a_mexican_state_and_a_long_e_mail_are_sent_fitted(shop: SandboxServer, 
     assert result.created
     [sent] = [o for o in requests.get(f"{infor.url}/_sandbox/orders", timeout=5).json()["orders"]]
     assert sent["addresses"][0]["ECAR"] == "AG" and sent["addresses"][0]["CSCD"] == "MX"
-    _engine, _order, cuno, _calls, customer_calls, failures = mapped(shop, place(shop, 11))
+    _engine2, _order2, cuno, _calls2, customer_calls, failures = mapped(shop, place(shop, 11))
     assert failures == [] and "MAIL" not in customer_calls[0]["record"]
     customers.add_customer(m3, customer_calls)
     [created] = [c for c in requests.get(f"{infor.url}/_sandbox/customers", timeout=5).json()["customers"]

@@ -252,9 +252,10 @@ def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]], *,
     ``created`` (90 with its ORNR); ``pending`` means M3's batch job has not settled it yet (ask
     ``get_batch_status`` again later), ``rejected``/``credit_stop`` come with ``batch_order_messages``.
     A refused address or line raises ``BatchOrderRejected`` (permanent, M3's messages and the temporary
-    ORNO in ``details``) and nothing is confirmed. A lost answer raises ``WriteOutcomeUnknown``: look up
-    (``get_batch_status`` with the temporary ORNO ``on_temporary`` received, ``find_batch_orders``,
-    ``find_order_by_customer_ref``) before anything is written again.
+    ORNO in ``details``) and nothing is confirmed. A lost answer raises ``WriteOutcomeUnknown``, and a status
+    read that fails after Confirm an ``InforTransientError``: either way look up (``get_batch_status`` with the
+    temporary ORNO ``on_temporary`` received, ``find_batch_orders``, ``find_order_by_customer_ref``) before
+    anything is written again.
     """
     head, rest = _split_calls(calls)
     created = client.execute_one(OIS100, "AddBatchHead", head)
