@@ -73,7 +73,7 @@ def test_the_target_transactions_own_mapping_is_never_read(tmp_path, config, bun
     shutil.copytree(ROOT / "mappings", copy)
     orders = copy / "orders.yaml"
     text = orders.read_text("utf-8").replace("CUOR: {from: order.customer_order_number}",
-                                             "CUOR: {from: order.gift_message}")
+                                             "CUOR: {from: order.gift_message, too_long: truncate}")
     orders.write_text(text, "utf-8")
     changed = load_mappings(copy)
     assert sg.suggest("OIS100MI", "AddBatchHead", config=changed, bundle=bundle) == \
