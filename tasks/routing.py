@@ -20,6 +20,7 @@ SYSTEM_QUEUES = (MAINTENANCE_QUEUE, DEAD_LETTER_QUEUE)
 SYSTEM_BEAT = (
     ("sweep-stale-events", "psinfor.maintenance.sweep", "PSINFOR_SWEEP_INTERVAL", 60.0),
     ("prune-finished-events", "psinfor.maintenance.prune", "PSINFOR_PRUNE_INTERVAL", 3600.0),
+    ("alerts", "psinfor.maintenance.alerts", "PSINFOR_ALERT_INTERVAL", 60.0),
 )
 
 
