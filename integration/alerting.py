@@ -184,28 +184,29 @@ def queue_alert(depths: Mapping[str, int], settings: AlertSettings) -> Alert | N
 
 
 def no_success_alerts(store: Store, settings: AlertSettings, now: datetime) -> list[Alert]:
-    """A flow with events arriving (or in flight) but none succeeding for its configured minutes."""
+    """A flow whose events keep arriving but none has succeeded for its configured minutes: counted from its
+    last success (or, with none on record, from its first event), and only when events arrived since then, so
+    a quiet night raises nothing."""
     if not settings.no_success_minutes:
         return []
     last = {(c, e): t for c, e, t in store.last_finished(m.SUCCEEDED)}
     alerts = []
-    longest = max(settings.no_success_minutes.values())
-    recent: dict[tuple[str, str], int] = Counter()
-    for connection, entity, _status, count in store.event_counts(now - timedelta(minutes=longest)):
-        recent[(connection, entity)] += count
-    for (connection, entity), _ in sorted(recent.items()):
+    for connection, entity, earliest in sorted(store.oldest_in(set(m.EventStatus))):
         minutes = settings.no_success_for(entity)
         if minutes <= 0:
             continue
-        since = now - timedelta(minutes=minutes)
-        arrived = sum(n for c, e, _s, n in store.event_counts(since) if (c, e) == (connection, entity))
         success = last.get((connection, entity))
-        if arrived and (success is None or success < since):
-            when = f"last success {success:%Y-%m-%d %H:%M} UTC" if success else "no success on record"
-            alerts.append(Alert(f"no_success:{connection}:{entity}",
-                                f"flow {entity} ({connection}): no success for {minutes:g} min",
-                                (f"{arrived} event(s) arrived in that time; {when}",
-                                 _where(settings, f"/events?flow={entity}", "psinfor events list")),))
+        reference = success or earliest
+        if now - reference < timedelta(minutes=minutes):
+            continue
+        arrived = sum(n for c, e, _s, n in store.event_counts(reference) if (c, e) == (connection, entity))
+        if not arrived:
+            continue
+        when = f"last success {success:%Y-%m-%d %H:%M} UTC" if success else "no success on record"
+        alerts.append(Alert(f"no_success:{connection}:{entity}",
+                            f"flow {entity} ({connection}): no success for {minutes:g} min",
+                            (f"{arrived} event(s) arrived since; {when}",
+                             _where(settings, f"/events?flow={entity}", "psinfor events list"))))
     return alerts
 
 

@@ -73,8 +73,7 @@
       const hit = tFilter && (t.name.toLowerCase().includes(tFilter) || t.description.toLowerCase().includes(tFilter));
       if (!(spec || t.required || hit || (allTargets && !tFilter))) continue;
       if (map.implicit.includes(t.name) && !spec) continue;
-      const badge = spec ? (spec.const != null ? el("span", {"class": "const", text: "= " + spec.const}) :
-        el("span", {"class": "xform", text: summary(spec)})) : null;
+      const badge = spec && spec.const != null ? el("span", {"class": "const", text: "= " + spec.const}) : null;
       targets.append(el("li", {"class": "tgt" + (spec ? " mapped" : "") + (t.required ? " required" : "") +
           (state.selected === t.name ? " selected" : ""), "data-field": t.name},
         el("span", {"class": "dot"}), el("strong", {text: t.name}),
@@ -99,10 +98,10 @@
       const a = center(src, box), b = center(tgt, box);
       curve(svg, a, b, "wire" + (state.selected === field ? " selected" : ""), field);
       const label = summary(spec);
-      if (label) {
+      if (label) {  // the transform, on the line just before the M3 field it feeds
         const t = document.createElementNS(SVG, "text");
-        t.setAttribute("x", (a.x + b.x) / 2);
-        t.setAttribute("y", (a.y + b.y) / 2 - 3);
+        t.setAttribute("x", b.x - 10);
+        t.setAttribute("y", b.y - 4);
         t.setAttribute("class", "wire-label");
         t.textContent = label;
         svg.append(t);
