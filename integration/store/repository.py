@@ -632,6 +632,11 @@ class Store:
             return list(s.scalars(select(m.DeadLetter).where(m.DeadLetter.id > after_id)
                                   .order_by(m.DeadLetter.id).limit(limit)))
 
+    def dead_letters_of(self, event_id: int) -> list[m.DeadLetter]:
+        with self.session() as s:
+            return list(s.scalars(select(m.DeadLetter).where(m.DeadLetter.event_id == event_id)
+                                  .order_by(m.DeadLetter.id)))
+
     def held_events(self, *, older_than: datetime | None = None, limit: int = 200) -> list[m.SyncEvent]:
         """Events held for an operator, oldest first."""
         ev = m.SyncEvent

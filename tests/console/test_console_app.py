@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +68,16 @@ class Console:
         return self.client.post(path, json=body, headers={"X-CSRFToken": token})
 
 
+@cache
+def password_hash(name: str) -> str:
+    return hash_password(USERS[name])  # argon2 is slow on purpose: hash each test password once
+
+
 @pytest.fixture
 def console(env: dict[str, str]) -> Console:
     c = Console(env)
-    for name, password in USERS.items():
-        c.store.add_user(name, hash_password(password), name)
+    for name in USERS:
+        c.store.add_user(name, password_hash(name), name)
     return c
 
 

@@ -99,6 +99,7 @@ def test_read_models_for_the_overview_metrics_and_alerts(store: Store) -> None:
     assert store.last_finished()[0][2] >= hour_ago
     assert store.dead_letter_counts() == [("default", "order", 1)]
     assert [d.event_id for d in store.dead_letters_after(0)] == [dead]
+    assert [d.event_id for d in store.dead_letters_of(dead)] == [dead] and store.dead_letters_of(ok) == []
     assert [e.id for e in store.held_events()] == [held]
     assert store.held_events(older_than=hour_ago) == []
     attempts = store.attempts_after(0)

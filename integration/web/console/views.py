@@ -195,8 +195,7 @@ def make_blueprint(console: ConsoleSettings, settings: Settings, store: Store, e
                                                     event.source_id),
                                infor_links=[(e, i, _infor_link(console, i)) for e, i in bindings
                                             if not i.startswith(m.PENDING_PREFIX)],
-                               letters=[d for d in store.list_dead_letters(None, limit=1000)
-                                        if d.event_id == event_id])
+                               letters=store.dead_letters_of(event_id))
 
     @bp.get("/events/<int:event_id>/outcome")
     def event_outcome(event_id: int) -> Any:
