@@ -4,6 +4,7 @@ generated from their declarations (``tasks/flows.py``); single-beat leadership i
 from __future__ import annotations
 
 from integration.flows.maintenance import prune, resume_waiting, sweep
+from integration.flows.registry import FLOWS
 from integration.runtime import get_runtime
 from tasks.app import app
 from tasks.dispatch import enqueue
@@ -22,3 +23,18 @@ def resume_waiting_task(older_than_seconds: float | None = None) -> list[int]:
 @app.task(name="psinfor.maintenance.prune", ignore_result=True)
 def prune_task(retention_days: float | None = None) -> int:
     return prune(get_runtime(), retention_days=retention_days)
+
+
+@app.task(name="psinfor.maintenance.alerts", ignore_result=True)
+def alerts_task() -> dict[str, object]:
+    """Alerts (dead letters, held too long, queues backing up, no success) and the daily digest."""
+    from integration.alerting import AlertSettings, run_alerts
+    from integration.web.metrics import broker_queue_depths
+    from tasks.routing import queue_names
+
+    rt = get_runtime()
+    settings = rt.settings
+    result = run_alerts(rt.store, rt.redis, AlertSettings.load(), key_prefix=settings.key_prefix,
+                        queue_depths=lambda: broker_queue_depths(rt.redis, settings.key_prefix,
+                                                                 queue_names(FLOWS.values())))
+    return {"sent": result.alerts, "throttled": result.throttled, "digest": result.digest}

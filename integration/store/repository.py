@@ -474,6 +474,240 @@ class Store:
                 query = query.where(m.SyncEvent.status == status)
             return list(s.scalars(query))
 
+    # -- the operator console: users, audit, held events, dead-letter decisions, read models ------------
+    def add_user(self, name: str, password_hash: str, role: str) -> int:
+        """A new console user; ``ValueError`` when the name is taken or the role unknown."""
+        if role not in m.ROLES:
+            raise ValueError(f"unknown role {role!r} (one of: {', '.join(m.ROLES)})")
+        try:
+            with self.session() as s:
+                user = m.ConsoleUser(name=name, password_hash=password_hash, role=role)
+                s.add(user)
+                s.flush()
+                return int(user.id)
+        except IntegrityError:
+            raise ValueError(f"a user named {name!r} already exists") from None
+
+    def get_user(self, name: str | None = None, *, user_id: int | None = None) -> m.ConsoleUser | None:
+        with self.session() as s:
+            if user_id is not None:
+                return s.get(m.ConsoleUser, user_id)
+            return s.scalar(select(m.ConsoleUser).where(m.ConsoleUser.name == name))
+
+    def list_users(self) -> list[m.ConsoleUser]:
+        with self.session() as s:
+            return list(s.scalars(select(m.ConsoleUser).order_by(m.ConsoleUser.name)))
+
+    def update_user(self, name: str, *, password_hash: str | None = None, role: str | None = None,
+                    active: bool | None = None, logged_in: bool = False) -> bool:
+        """Change a user's password hash, role or active flag, or note a login; False when there is no such user."""
+        if role is not None and role not in m.ROLES:
+            raise ValueError(f"unknown role {role!r} (one of: {', '.join(m.ROLES)})")
+        with self.session() as s:
+            user = s.scalar(select(m.ConsoleUser).where(m.ConsoleUser.name == name))
+            if user is None:
+                return False
+            if password_hash is not None:
+                user.password_hash = password_hash
+            if role is not None:
+                user.role = role
+            if active is not None:
+                user.active = active
+            if logged_in:
+                user.last_login_at = m.utcnow()
+            return True
+
+    def audit(self, user_name: str, action: str, target: str = "", *, outcome: str = "ok",
+              detail: dict[str, Any] | None = None, remote_addr: str | None = None) -> int:
+        """Record one operator action (the audit log is append-only)."""
+        with self.session() as s:
+            entry = m.AuditEntry(user_name=user_name[:64], action=action[:64], target=target[:200],
+                                 outcome=outcome[:16], detail=to_jsonable(detail) if detail else None,
+                                 remote_addr=(remote_addr or None) and remote_addr[:64])
+            s.add(entry)
+            s.flush()
+            return int(entry.id)
+
+    def audit_entries(self, limit: int = 200, *, user_name: str | None = None,
+                      action: str | None = None) -> list[m.AuditEntry]:
+        with self.session() as s:
+            query = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(limit)
+            if user_name:
+                query = query.where(m.AuditEntry.user_name == user_name)
+            if action:
+                query = query.where(m.AuditEntry.action == action)
+            return list(s.scalars(query))
+
+    def release_held(self, event_id: int, released_by: str) -> tuple[str, str | None] | None:
+        """Put a held event back through its flow from the step that held it; returns (entity, from_step) to
+        publish, or None when the event is not held. The earlier steps keep their snapshots (the held step runs
+        again on the same input); the payload notes the release, so an anomaly check lets the event through."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None or event.status != m.HELD:
+                return None
+            held_step = event.current_step
+            names = [st.step for st in event.steps]
+            later = names[names.index(held_step):] if held_step in names else []
+            for step in event.steps:
+                if step.step in later:
+                    step.status = m.StepStatus.PENDING
+                    step.output = None
+            event.payload = {**(event.payload or {}),
+                             m.REVIEW_RELEASED: {"by": released_by, "at": m.utcnow().isoformat(), "step": held_step}}
+            event.status = m.QUEUED
+            event.finished_at = None
+            event.updated_at = m.utcnow()
+            return event.entity, held_step
+
+    def skip_held(self, event_id: int, reason: str, skipped_by: str) -> bool:
+        """An operator decides a held event will not be synced: it ends ``skipped`` with the reason."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None or event.status != m.HELD:
+                return False
+            event.status = m.SKIPPED
+            event.result = {"skipped": reason, "by": skipped_by, "step": event.current_step}
+            event.finished_at = m.utcnow()
+            return True
+
+    def discard_dead_letter(self, dlq_id: int, reason: str, discarded_by: str) -> int | None:
+        """Close an open dead letter without replaying it; the event stays ``dead`` (so the poller leaves the
+        record alone) and keeps the reason in its result. Returns the event id, or None when not open."""
+        with self.session() as s:
+            row = s.get(m.DeadLetter, dlq_id)
+            if row is None or row.status != m.DLQ_OPEN:
+                return None
+            row.status = m.DLQ_DISCARDED
+            row.details = {**(row.details or {}), "discarded": {"reason": reason, "by": discarded_by,
+                                                                 "at": m.utcnow().isoformat()}}
+            event = s.get(m.SyncEvent, row.event_id)
+            if event is not None:
+                event.result = {"discarded": reason, "by": discarded_by, "dead_letter": dlq_id}
+            return row.event_id
+
+    def event_counts(self, since: datetime | None = None) -> list[tuple[str, str, str, int]]:
+        """(connection, entity, status, count) of the events created since ``since`` (all when None)."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            query = select(ev.connection, ev.entity, ev.status, func.count()).group_by(
+                ev.connection, ev.entity, ev.status)
+            if since is not None:
+                query = query.where(ev.created_at >= since)
+            return [(str(c), str(e), str(st), int(n)) for c, e, st, n in s.execute(query).all()]
+
+    def finished_counts(self, since: datetime, status: str = m.SUCCEEDED) -> list[tuple[str, str, int]]:
+        """(connection, entity, count) of the events that reached ``status`` since ``since`` (throughput)."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            return [(str(c), str(e), int(n)) for c, e, n in s.execute(
+                select(ev.connection, ev.entity, func.count()).where(ev.status == status, ev.finished_at >= since)
+                .group_by(ev.connection, ev.entity)).all()]
+
+    def oldest_in(self, statuses: frozenset[str] | set[str]) -> list[tuple[str, str, datetime]]:
+        """(connection, entity, created_at of the oldest event) among the events in ``statuses``."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            return [(str(c), str(e), t) for c, e, t in s.execute(
+                select(ev.connection, ev.entity, func.min(ev.created_at)).where(ev.status.in_(list(statuses)))
+                .group_by(ev.connection, ev.entity)).all() if t is not None]
+
+    def last_finished(self, status: str = m.SUCCEEDED) -> list[tuple[str, str, datetime]]:
+        """(connection, entity, when the last event of that flow reached ``status``)."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            return [(str(c), str(e), t) for c, e, t in s.execute(
+                select(ev.connection, ev.entity, func.max(ev.finished_at)).where(ev.status == status)
+                .group_by(ev.connection, ev.entity)).all() if t is not None]
+
+    def dead_letter_counts(self, status: str = m.DLQ_OPEN) -> list[tuple[str, str, int]]:
+        dl = m.DeadLetter
+        with self.session() as s:
+            return [(str(c), str(e), int(n)) for c, e, n in s.execute(
+                select(dl.connection, dl.entity, func.count()).where(dl.status == status)
+                .group_by(dl.connection, dl.entity)).all()]
+
+    def dead_letters_after(self, after_id: int, limit: int = 500) -> list[m.DeadLetter]:
+        """Dead letters written after ``after_id``, oldest first (the alerting cursor)."""
+        with self.session() as s:
+            return list(s.scalars(select(m.DeadLetter).where(m.DeadLetter.id > after_id)
+                                  .order_by(m.DeadLetter.id).limit(limit)))
+
+    def dead_letters_of(self, event_id: int) -> list[m.DeadLetter]:
+        with self.session() as s:
+            return list(s.scalars(select(m.DeadLetter).where(m.DeadLetter.event_id == event_id)
+                                  .order_by(m.DeadLetter.id)))
+
+    def held_events(self, *, older_than: datetime | None = None, limit: int = 200) -> list[m.SyncEvent]:
+        """Events held for an operator, oldest first."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            query = select(ev).where(ev.status == m.HELD).order_by(ev.id).limit(limit)
+            if older_than is not None:
+                query = query.where(ev.updated_at < older_than)
+            return list(s.scalars(query))
+
+    def search_events(self, *, entity: str | None = None, status: str | None = None, connection: str | None = None,
+                      source_id: str | None = None, infor_id: str | None = None, customer: str | None = None,
+                      since: datetime | None = None, until: datetime | None = None,
+                      limit: int = 100, before_id: int | None = None) -> list[m.SyncEvent]:
+        """The console's event filter: newest first, ``before_id`` pages on. An Infor id matches the records
+        bound to it or named in the result; a customer matches the Infor customer number or shop id in the
+        result or payload."""
+        from sqlalchemy import String, cast, or_
+
+        ev = m.SyncEvent
+        query = select(ev).order_by(ev.id.desc()).limit(limit)
+        for column, value in ((ev.entity, entity), (ev.status, status), (ev.connection, connection),
+                              (ev.source_id, source_id)):
+            if value:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(ev.created_at >= since)
+        if until is not None:
+            query = query.where(ev.created_at < until)
+        if before_id is not None:
+            query = query.where(ev.id < before_id)
+        with self.session() as s:
+            if infor_id:
+                bound = s.execute(select(m.Binding.connection, m.Binding.entity, m.Binding.ps_id)
+                                  .where(m.Binding.infor_id == infor_id)).all()
+                matches = [cast(ev.result, String).like(f'%"{_like_escape(infor_id)}"%', escape="\\")]
+                # the record's own events and those of its follow-up flows (order -> order_status)
+                matches += [(ev.connection == c) & (ev.source_id == p)
+                            & or_(ev.entity == e, ev.entity.like(f"{_like_escape(e)}\\_%", escape="\\"))
+                            for c, e, p in bound]
+                query = query.where(or_(*matches))
+            if customer:
+                needle = f"%{_like_escape(customer)}%"
+                query = query.where(or_(cast(ev.result, String).like(needle, escape="\\"),
+                                        cast(ev.payload, String).like(needle, escape="\\")))
+            return list(s.scalars(query))
+
+    def step_outputs(self, event_id: int) -> dict[str, dict[str, Any] | None]:
+        """Each step's output snapshot (the next step's input), by step name."""
+        with self.session() as s:
+            return {str(step): output for step, output in s.execute(
+                select(m.SyncStep.step, m.SyncStep.output).where(m.SyncStep.event_id == event_id)
+                .order_by(m.SyncStep.id)).all()}
+
+    def bindings_of(self, connection: str, source_id: str) -> list[tuple[str, str]]:
+        """(entity, infor_id) of every binding of one shop record id on a connection."""
+        with self.session() as s:
+            return [(str(e), str(i)) for e, i in s.execute(
+                select(m.Binding.entity, m.Binding.infor_id).where(
+                    m.Binding.connection == connection, m.Binding.ps_id == source_id)).all()]
+
+    def attempts_after(self, after_id: int, limit: int = 20000) -> list[tuple[int, str, str, str, datetime,
+                                                                            datetime | None]]:
+        """(id, entity, step, outcome, started_at, finished_at) of the attempts from ``after_id`` on, oldest
+        first: what the metrics collector reads, a page at a time."""
+        at, ev = m.SyncAttempt, m.SyncEvent
+        with self.session() as s:
+            return [(int(i), str(e), str(st), str(o), a, f) for i, e, st, o, a, f in s.execute(
+                select(at.id, ev.entity, at.step, at.outcome, at.started_at, at.finished_at)
+                .join(ev, ev.id == at.event_id).where(at.id >= after_id).order_by(at.id).limit(limit)).all()]
+
 
 def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
     return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
@@ -543,3 +777,8 @@ def bounded_snapshot(where: str) -> Iterator[None]:
 
 def stale_cutoff(seconds: int) -> datetime:
     return m.utcnow() - timedelta(seconds=seconds)
+
+
+def _like_escape(value: str) -> str:
+    """A user's text inside a LIKE pattern matches itself only."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
