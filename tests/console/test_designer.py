@@ -34,7 +34,7 @@ def test_operations_keep_comments_order_and_flow_style(mappings: Path) -> None:
     edited = designer.apply_operations(text, [
         {"map": "infor.AddBatchHead", "field": "YREF", "spec": {"from": "order.reference", "truncate": True}},
         {"map": "infor.AddBatchHead", "field": "RESP", "spec": {"const": "WEB", "format": "text"}},
-        {"map": "infor.AddBatchAddress", "field": "PHN2", "spec": {"from": "address.phone_raw"}},
+        {"map": "infor.AddBatchAddress", "field": "PHN2", "spec": {"from": "address.phone_raw", "too_long": "truncate"}},
         {"map": "infor.AddBatchAddress", "field": "VRNO", "spec": None},
         {"map": "infor.AddBatchHead", "field": "MODL", "spec": {"const": "DHL"}},
     ])
@@ -45,7 +45,7 @@ def test_operations_keep_comments_order_and_flow_style(mappings: Path) -> None:
     assert len(added) == 4 and len(removed) == 4  # one line per edit, nothing else
     assert "    YREF: {from: order.reference, truncate: true}\n" in edited
     assert "    RESP: {const: WEB}\n" in edited  # defaults left out; new fields last
-    assert "    PHN2: {from: address.phone_raw}  # E.164; PHNO" in edited  # the comment stays, in its column
+    assert "    PHN2: {from: address.phone_raw, too_long: truncate} # E.164; PHNO" in edited  # the comment stays
     assert "    MODL: {const: DHL}\n" in edited and "VRNO" not in edited.split("AddBatchAddress:")[1].split("Add")[0]
     assert designer.check(mappings, "orders.yaml", edited).problems == []
 

@@ -37,10 +37,11 @@ from ruamel.yaml.error import YAMLError
 from integration.errors import ConfigurationError, IntegrationError
 from integration.mapping import loader, m3fields
 from integration.mapping.fieldmap import FORMATS, Roots, check_path
-from integration.mapping.schema import FILES
+from integration.mapping.schema import FILES, FieldSpecSchema
 
 HISTORY_DIR = ".history"
-SPEC_KEYS = ("from", "const", "default", "lookup", "format", "truncate", "only_if", "omit_zero")
+# The loader's own field-spec keys, in its order (one place for the fact: integration/mapping/schema.py).
+SPEC_KEYS = tuple(f.data_key or name for name, f in FieldSpecSchema._declared_fields.items())
 # The canonical record each field map of orders.yaml is rendered from (the loader's own roots).
 ORDER_MAPS: dict[str, tuple[str, Roots]] = {
     "AddBatchHead": ("OIS100MI", loader.HEAD_ROOTS),
