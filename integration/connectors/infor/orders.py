@@ -244,7 +244,8 @@ def _rejection(temporary: str, failed: Sequence[BulkResult]) -> BatchOrderReject
 
 
 def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]], *,
-                       on_temporary: Callable[[str], object] | None = None) -> BatchOrderResult:
+                       on_temporary: Callable[[str], object] | None = None,
+                       on_confirm: Callable[[str], object] | None = None) -> BatchOrderResult:
     """Enter and release a batch order from the mapping engine's OIS100MI calls; return its status.
 
     Four calls whatever the line count: head, one bulk of addresses/lines/charges, Confirm, and
@@ -272,6 +273,8 @@ def create_batch_order(client: M3Client, calls: Iterable[Mapping[str, Any]], *,
     failed = [r for r in results if not r.ok]
     if failed:
         raise _rejection(temporary, failed)
+    if on_confirm is not None:  # the caller records that Confirm may have reached M3 (a batch order to wait for)
+        on_confirm(temporary)
     return confirm_batch_order(client, temporary)
 
 
