@@ -34,7 +34,8 @@ def test_operations_keep_comments_order_and_flow_style(mappings: Path) -> None:
     edited = designer.apply_operations(text, [
         {"map": "infor.AddBatchHead", "field": "YREF", "spec": {"from": "order.reference", "truncate": True}},
         {"map": "infor.AddBatchHead", "field": "RESP", "spec": {"const": "WEB", "format": "text"}},
-        {"map": "infor.AddBatchAddress", "field": "PHN2", "spec": {"from": "address.phone_raw", "too_long": "truncate"}},
+        {"map": "infor.AddBatchAddress", "field": "PHN2",
+         "spec": {"from": "address.phone_raw", "too_long": "truncate"}},
         {"map": "infor.AddBatchAddress", "field": "VRNO", "spec": None},
         {"map": "infor.AddBatchHead", "field": "MODL", "spec": {"const": "DHL"}},
     ])
