@@ -257,6 +257,9 @@ def _create(rt: Runtime, m3: Any, event: EventView, calls: list[dict[str, Any]],
             binder.update(event.source_id, temporary_orno=None,
                           abandoned=[*binder.data(event.source_id).get("abandoned", []), abandoned])
             exc.details["batch_order_deleted"] = deleted
+            if deleted:
+                exc.resolution = (f"batch order {abandoned} was deleted, nothing is left in M3; fix the item or "
+                                  "address in the shop or in M3, then replay the order")
         raise
     except PermanentError:
         raise  # a definite rejection: M3 said no
