@@ -72,11 +72,17 @@ def _announce_ready(**_kwargs: Any) -> None:
 
 
 def use_broker(url: str) -> None:
-    """Point the app at another Redis (the demo and the tests start their own)."""
+    """Point the app at another Redis (the demo and the tests start their own). Pointing it at the broker it
+    already uses changes nothing: closing the pools then would break publishers that still hold them."""
+    if app.conf.broker_url == url and not app.conf.broker_write_url and not app.conf.broker_read_url:
+        return
     app.conf.broker_url = url
     app.conf.broker_write_url = None
     app.conf.broker_read_url = None
     if app._pool is not None:  # connections made to the old broker
+        from kombu import pools
+
         app._pool.force_close_all()
         app._pool = None
         app.amqp._producer_pool = None
+        pools.reset()  # kombu keeps its pools in a registry by connection: a closed one must not come back
