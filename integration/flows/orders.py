@@ -46,7 +46,7 @@ def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[
     bundle = extracted["bundle"]
     engine = rt.mapping
     order = engine.ps_order_to_canonical(bundle)
-    cuno = ensure_customer(rt, event.connection, bundle)
+    cuno = ensure_customer(rt, event.connection, bundle, event_id=event.id)
     calls = engine.order_to_infor(order, cuno=cuno)
     return {"canonical": _order_schema().dump(order), "cuno": cuno, "calls": calls}
 

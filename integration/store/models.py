@@ -225,3 +225,19 @@ class DeadLetter(Base):
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ReconciliationLine(Base):
+    """One order in one reconciliation run (shop total, M3 order value, invoiced and paid amounts, differences
+    with their likely cause), as ``integration.reconcile`` computed it; the nightly run keeps its report here."""
+
+    __tablename__ = "reconciliation_line"
+    __table_args__ = (Index("ix_reconciliation_run", "connection", "run_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    run_at: Mapped[datetime] = mapped_column()
+    ps_order_id: Mapped[str] = mapped_column(String(64))
+    orno: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(16))  # ok | difference | open | missing
+    line: Mapped[dict[str, Any]] = mapped_column(JSON)

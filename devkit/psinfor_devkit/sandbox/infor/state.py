@@ -28,6 +28,7 @@ from typing import Any
 
 from integration.connectors.infor.metadata import transaction_meta
 from psinfor_devkit.sandbox import catalogue
+from psinfor_devkit.sandbox.infor.invoices import InvoicesMixin, Ledger
 
 Record = dict[str, str]
 
@@ -145,8 +146,9 @@ class Invoice:
     ivdt: str
     orno: str
     dlix: str
-    amount: Decimal
+    amount: Decimal  # with VAT and charges (invoices.py)
     cucd: str
+    net: Decimal = Decimal(0)  # the lines before VAT (AMT1/AMT2)
 
 
 @dataclass
@@ -174,6 +176,7 @@ class Order:
     deliveries: list[Delivery] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     lmts: int = 0
+    charges: list[Record] = field(default_factory=list)  # AddBatchHeadChg records (freight...)
 
     @property
     def orsl(self) -> str:
@@ -191,7 +194,7 @@ class Order:
 Handler = Callable[[Record], list[Record]]
 
 
-class M3State:
+class M3State(InvoicesMixin):
     """One M3 company/division with the sandbox's seed data. Call ``run(program, transaction, record)``."""
 
     def __init__(self) -> None:
@@ -216,6 +219,7 @@ class M3State:
         self.orders: dict[str, Order] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.invoices: dict[str, Invoice] = {}
+        self.ledger = Ledger()  # accounts receivable (invoices.py)
         if not hasattr(self, "_seq"):  # numbers are never reused, even after a reset (bindings outlive it)
             self._seq = {"temp": 9000000000, "orno": 1000000000, "dlix": 50000000000, "ivno": 700000000,
                          "cuno": 0}
@@ -634,7 +638,8 @@ class M3State:
         stamp = self.lmts()
         head = dict(batch.head)
         head["ORNO"] = orno
-        order = Order(orno, batch.orno, head["CUNO"], head, batch.lines, batch.addresses, _now(), lmts=stamp)
+        order = Order(orno, batch.orno, head["CUNO"], head, batch.lines, batch.addresses, _now(), lmts=stamp,
+                      charges=batch.charges)
         for line in order.lines:
             balance = self._balance(line.whlo, line.itno)
             balance.reqt += line.orqt
@@ -677,7 +682,7 @@ class M3State:
         ntam = order.ntam
         return self.outputs(program, transaction, {
             **order.head, "ORNO": order.orno, "CUNO": order.cuno, "ORSL": order.orsl, "ORST": order.orst,
-            "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), "ORVA": _num(ntam),
+            "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), **self.order_totals(order),
             "DIVI": catalogue.INFOR_DIVISION, "DLIX": order.deliveries[-1].dlix if order.deliveries else "",
             "CHID": "PSINFOR"})
 
@@ -778,12 +783,13 @@ class M3State:
 
     def _invoice_record(self, invoice: Invoice, transaction: str) -> Record:
         order = self.orders[invoice.orno]
-        amount = _num(invoice.amount)
+        amount, net = _num(invoice.amount), _num(invoice.net)
         return self.outputs("OIS350MI", transaction, {
             "CONO": catalogue.INFOR_COMPANY, "DIVI": catalogue.INFOR_DIVISION, "ORNO": invoice.orno,
             "IVNO": invoice.ivno, "IVDT": invoice.ivdt, "YEA4": invoice.yea4, "DLIX": invoice.dlix,
-            "CUNO": order.cuno, "PYNO": order.cuno, "CUCD": invoice.cucd, "AMT1": amount, "AMT2": amount,
-            "IVAV": amount, "RAFC": amount, "ORST": order.orst, "WHLO": order.head.get("WHLO", ""),
+            "CUNO": order.cuno, "PYNO": order.cuno, "CUCD": invoice.cucd, "AMT1": net, "AMT2": net,
+            "IVAV": amount, "RAFC": _num(self.remaining(invoice)), "ORST": order.orst,
+            "WHLO": order.head.get("WHLO", ""),
             "EXIN": f"{invoice.yea4}{invoice.ivno}", "INPX": "WEB", "INST": "1", "IDAT": invoice.ivdt,
             "TEPY": order.head.get("TEPY", "")})
 
@@ -829,7 +835,7 @@ class M3State:
         if table == "OCUSMA":
             return [{"OKCONO": cono, "OKCUNO": cuno, "OKCUNM": c["fields"].get("CUNM", ""),
                      "OKSTAT": c["fields"].get("STAT", ""), "OKCUCD": c["fields"].get("CUCD", ""),
-                     "OKMAIL": c["fields"].get("MAIL", "")}
+                     "OKMAIL": c["fields"].get("MAIL", ""), "OKVRNO": c["fields"].get("VRNO", "")}
                     for cuno, c in sorted(self.customers.items())]
         return [{"MMCONO": cono, "MMITNO": i["ITNO"], "MMITDS": i["ITDS"], "MMSTAT": i["STAT"]}
                 for _, i in sorted(self.items.items())]
@@ -895,12 +901,14 @@ class M3State:
                 continue
             ivno = str(self._next("ivno"))
             ponrs = {p for p, _, _ in delivery.lines}
-            amount = sum((ln.amount for ln in lines if ln.ponr in ponrs), Decimal(0))
+            invoiced = [ln for ln in lines if ln.ponr in ponrs]
+            amount = self.invoice_amount(order, invoiced, not order.invoices)
             invoice = Invoice(ivno, str(now.year), _ymd(now), order.orno, delivery.dlix, amount,
-                              order.head.get("CUCD", "EUR"))
+                              order.head.get("CUCD", "EUR"), net=sum((ln.amount for ln in invoiced), Decimal(0)))
             delivery.ivno, delivery.ivdt, delivery.pgrs = ivno, _ymd(now), "70"
             self.invoices[ivno] = invoice
             order.invoices.append(invoice)
+            self.post_invoice(invoice, order)
         for ln in lines:
             ln.ivqt = ln.orqt
 
@@ -915,7 +923,7 @@ class M3State:
             "deliveries": [{"DLIX": d.dlix, "ETRN": d.etrn, "FWNO": d.fwno, "PGRS": d.pgrs, "IVNO": d.ivno}
                            for d in order.deliveries],
             "invoices": [{"IVNO": i.ivno, "YEA4": i.yea4, "IVDT": i.ivdt, "amount": _num(i.amount),
-                          "CUCD": i.cucd} for i in order.invoices],
+                          "CUCD": i.cucd, "remaining": _num(self.remaining(i))} for i in order.invoices],
         }
 
     def batch_view(self, batch: BatchOrder) -> dict[str, Any]:
@@ -938,7 +946,7 @@ class M3State:
 TABLE_COLUMNS = {
     "OOHEAD": frozenset({"OACONO", "OAORNO", "OACUNO", "OACUOR", "OAORSL", "OAORST", "OAORTP", "OAORDT",
                          "OAWHLO", "OACUCD", "OANTAM"}),
-    "OCUSMA": frozenset({"OKCONO", "OKCUNO", "OKCUNM", "OKSTAT", "OKCUCD", "OKMAIL"}),
+    "OCUSMA": frozenset({"OKCONO", "OKCUNO", "OKCUNM", "OKSTAT", "OKCUCD", "OKMAIL", "OKVRNO"}),
     "MITMAS": frozenset({"MMCONO", "MMITNO", "MMITDS", "MMSTAT"}),
 }
 
