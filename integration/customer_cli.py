@@ -50,10 +50,10 @@ def customer_show(key: str, as_json: bool, connection: str, history: int) -> Non
     if as_json:
         click.echo(dumps(view, indent=2))
         return
-    _print_view(view)
+    print_view(view)
 
 
-def _print_view(view: dict[str, Any]) -> None:
+def print_view(view: dict[str, Any]) -> None:
     c = view["customer"]
     flags = [f for f, on in (("guest", c["guest"]), ("inactive", not c["active"]), ("CREDIT STOP", c["credit_stop"]))
              if on]

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete
 
 from integration.cli import main
-from integration.flows.invoices import poll_invoices, poll_payments
+from integration.flows.invoices import poll_invoices, poll_payments, run_reconciliation
 from integration.store import models as m
 from integration.store.repository import NewEvent
 from tests.integration.test_customer_flow import Shop
@@ -136,6 +136,10 @@ def test_partial_and_mismatched_payments_are_reported(books: Books):
     assert as_csv.output.splitlines()[0].startswith("ps_order_id,reference,orno")
     bad = CliRunner().invoke(main, ["reconcile", "orders", "--since", "last week"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+    # the nightly run keeps its report
+    assert run_reconciliation(books.rt, "default")["difference"] >= 1
+    [(_, kept)] = books.store.reconciliation_runs("default")
+    assert [k["status"] for k in kept if k["ps_order_id"] == order_id] == ["difference"]
 
 
 def test_an_invoice_for_an_unknown_order_is_a_clear_error_and_nothing_is_lost(books: Books):
