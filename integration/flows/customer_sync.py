@@ -149,6 +149,10 @@ def customer_validate(rt: Runtime, event: EventView, transformed: dict[str, Any]
     cfg = rt.mapping.config.customer_sync
     if transformed["kind"] == "guest" and cfg.guest_mode == "shared":
         raise SkipEvent(f"guests order on the shared M3 customer {cfg.shared_customer}")
+    if transformed["main_address"] is None and not rt.binder(event.connection, ENTITY).get(event.source_id):
+        # PrestaShop registers accounts without an address; M3 needs one (CUA1): the first address's event
+        # (or the first order) creates the customer.
+        raise SkipEvent(f"customer {event.source_id} has no address yet: M3 gets it with its first address")
     addresses = [rt.mapping.ps_address_to_canonical(a, transformed["countries"].get(str(a["id"])),
                                                     transformed["states"].get(str(a["id"])))
                  for a in transformed["addresses"]]

@@ -242,3 +242,19 @@ def test_bad_input_is_refused_clearly_and_nothing_is_lost(shop: Shop):
     assert f"PS{customer_id:07d}" not in [c["CUNO"] for c in shop.m3_customers()]
     # the safety-net poller finds the customer again; still refused, never half-written
     assert poll_shop_changes(shop.rt, "default", shop.enqueue(), "customers")["seen"] >= 1
+
+
+def test_an_account_without_an_address_reaches_m3_with_its_first_address(shop: Shop):
+    created = shop.client.create("customers", {"lastname": "Weber", "firstname": "Nina", "email": "nina@weber.example",
+                                               "passwd": "a-secret-1234", "active": True, "id_default_group": 3})
+    customer_id = int(created["id"])
+    [first] = [e for e in shop.settle() if e.entity == "customer"]
+    assert first.status == m.SKIPPED and "no address yet" in first.result["skipped"]
+    address = shop.client.create("addresses", {"id_customer": customer_id, "id_country": 1, "alias": "Home",
+                                               "lastname": "Weber", "firstname": "Nina", "address1": "Hauptstr. 5",
+                                               "postcode": "10115", "city": "Berlin"})
+    shop.settle()
+    cuno = shop.store.get_binding("default", "customer", str(customer_id))
+    created_in_m3 = shop.m3_customer(cuno)
+    assert created_in_m3["CSCD"] == "DE" and created_in_m3["TOWN"] == "Berlin"
+    assert [a["ADID"] for a in created_in_m3["addresses"]] == [address_id(int(address["id"]))]
