@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -78,8 +79,9 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
         real_life = _real_life(stack, store, good[-1], timeout)
         elapsed = time.monotonic() - started
         _summary(store, stack, counts, bad, missed, elapsed, shipped)
+        cash_ok = _customers_and_cash(stack, store, timeout)
         ok = (counts.get(m.SUCCEEDED, 0) >= len(good) + len(missed) and counts.get(m.DEAD, 0) >= len(bad)
-              and len(shipped) == min(5, len(good)) and real_life)
+              and len(shipped) == min(5, len(good)) and real_life and cash_ok)
     finally:
         click.echo("stopping every process …")
         stack.stop()
@@ -194,3 +196,86 @@ def _summary(store: Store, stack: Stack, counts: dict[str, int], bad: list[int],
     click.echo(f"  DATABASE_URL={db} psinfor events list     # every event and its steps")
     click.echo("  make flower                                   # queues and tasks, dead_letter included (live stack)")
     click.echo(f"  logs: {stack.workdir / 'logs'}")
+
+
+def _customers_and_cash(stack: Stack, store: Store, timeout: float) -> bool:
+    """A registration becomes an M3 customer, an address corrected in M3 reaches the shop, five orders are
+    invoiced and paid (one payment falls short: the reconciliation reports it), and the customer 360 view."""
+    from decimal import Decimal
+
+    from integration.config import load_settings
+    from integration.customer360 import customer_360
+    from integration.customer_cli import print_view
+    from integration.flows.customer_sync import address_id, poll_m3_customers
+    from integration.flows.invoices import poll_invoices
+    from integration.reconcile import run
+    from integration.runtime import reset_runtime
+    from tasks.app import app, use_broker
+    from tasks.dispatch import enqueue
+
+    assert stack.redis is not None
+    rt = reset_runtime(load_settings(stack.env))
+    assert rt is not None
+    if app.conf.broker_url != stack.redis.url:  # pointing it again would close the pool in use
+        use_broker(stack.redis.url)
+    poll_m3_customers(rt, "default", enqueue)  # M3's change feed starts now
+
+    def total(entity: str) -> int:
+        return sum(store.status_counts(entity=entity).values())
+
+    def wait_for(entity: str, more: int, before: int) -> None:
+        _progress(store, before + more, timeout, entity=entity)
+
+    click.echo("")
+    click.echo("customers and order-to-cash")
+    email = f"claire.martin.{int(time.time())}@example.fr"
+    body = {"firstname": "Claire", "lastname": "Martin", "email": email,
+            "address": {"address1": "14 rue Sainte-Catherine", "postcode": "33000", "city": "Bordeaux"}}
+    seen = {e: total(e) for e in ("customer", "address", "m3_customer", "order", "invoice")}
+    created = requests.post(f"{stack.ps_url}/_sandbox/customers", json=body, timeout=10).json()
+    customer_id, address = int(created["id_customer"]), int(created["id_address"])
+    wait_for("address", 1, seen["address"])
+    wait_for("customer", 1, seen["customer"])
+    cuno = store.get_binding("default", "customer", str(customer_id))
+    click.echo(f"  registration: shop customer {customer_id} ({email}) is M3 customer {cuno}")
+    corrected = {"CUA1": "16 rue Sainte-Catherine", "PONO": "33001"}  # customer service, in CRS610
+    requests.post(f"{stack.infor_url}/_sandbox/customers/{cuno}", timeout=10, json={
+        "fields": corrected, "address": {"ADRT": "1", "ADID": address_id(address), **corrected}})
+    poll_m3_customers(rt, "default", enqueue)
+    wait_for("m3_customer", 1, seen["m3_customer"])
+    shop_address = rt.prestashop("default").get("addresses", address)
+    click.echo(f"  M3 corrects the address: the shop now has {shop_address['address1']}, {shop_address['postcode']} "
+               f"{shop_address['city']} (and does not send it back)")
+    mug = [{"reference": "MUG-CERAMIC-350", "quantity": 1}, {"reference": "NOTEBOOK-A5-DOT", "quantity": 1}]
+    orders = []
+    for _ in range(5):
+        orders += _place(stack, {"count": 1, "customer_id": customer_id, "lines": mug})
+    wait_for("order", len(orders), seen["order"])
+    invoices = []
+    for n, order_id in enumerate(orders):
+        orno = store.get_binding("default", "order", str(order_id))
+        for step in ("allocate", "pick", "deliver", "invoice"):
+            answer = requests.post(f"{stack.infor_url}/_sandbox/orders/{orno}/advance", json={"to": step},
+                                   timeout=10).json()
+        [invoice] = answer["invoices"]
+        short = Decimal("5.00") if n == len(orders) - 1 else Decimal(0)  # the last customer pays 5.00 too little
+        requests.post(f"{stack.infor_url}/_sandbox/invoices/{invoice['IVNO']}/pay",
+                      json={"amount": str(Decimal(invoice["amount"]) - short)}, timeout=10)
+        invoices.append(invoice)
+    poll_invoices(rt, "default", enqueue)
+    wait_for("invoice", len(invoices), seen["invoice"])
+    on_shop = sum(1 for o in orders if any("M3 invoice" in str(msg.get("message"))
+                                           for msg in rt.prestashop("default").list("messages",
+                                                                                   filters={"id_order": o})))
+    click.echo(f"  {len(invoices)} orders invoiced and paid in M3; {on_shop} carry their M3 invoice number")
+    lines = [line for line in run(rt, "default", datetime.now(UTC) - timedelta(days=1), datetime.now(UTC))
+             if line["ps_order_id"] in orders]
+    reported = [line for line in lines if line["differences"]]
+    for line in reported:
+        for diff in line["differences"]:
+            click.echo(f"  reconciliation: order {line['ps_order_id']} {diff['check']} {diff['difference']} "
+                       f"{line['currency']} (likely cause: {diff['cause']})")
+    click.echo(f"  psinfor customer show {email}")
+    print_view(customer_360(rt, "default", email, history=8))
+    return (bool(cuno) and shop_address["postcode"] == "33001" and on_shop == len(orders) == 5
+            and len(reported) == 1)

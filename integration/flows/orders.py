@@ -166,7 +166,7 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     binder = rt.binder(connection, ENTITY)
     # The customer first (found, bound or created once); its number may differ from transform's guess when an
     # existing M3 customer was matched, so the calls carry the one ensure_customer answers.
-    cuno = ensure_customer(rt, connection, validated["customer"])
+    cuno = ensure_customer(rt, connection, validated["customer"], event_id=event.id)
     calls = _with_customer(validated["calls"], cuno)
     facts: dict[str, Any] = {"cuor": _cuor(calls), "cuno": cuno, "event_id": event.id,
                              "fingerprint": validated.get("fingerprint")}

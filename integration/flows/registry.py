@@ -10,12 +10,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from integration.connectors.prestashop import webhooks
-from integration.flows import order_status, orders
+from integration.flows import customer_sync, invoices, order_status, orders
 from integration.flows.base import Flow
 
 FLOWS: dict[str, Flow] = {flow.entity: flow for flow in (
     orders.FLOW,
     order_status.FLOW,
+    customer_sync.CUSTOMER_FLOW,
+    customer_sync.ADDRESS_FLOW,
+    customer_sync.M3_CUSTOMER_FLOW,
+    invoices.FLOW,
 )}
 
 

@@ -43,6 +43,7 @@ from integration.transform.status import FlagRule, InforRangeRule, StatusMap
 from . import m3fields
 from .fieldmap import FieldSpec, Lookup, Roots, check_path
 from .schema import FILES
+from .sync_config import OPTIONAL_FILES, CustomerSyncConfig, InvoicesConfig, build_customer_sync, build_invoices
 
 ENRICHMENT_ROOT: dict[str, Any] = {k: None for k in (
     "order_type", "warehouse", "facility", "cost_centre", "project", "delivery_method", "delivery_terms",
@@ -193,6 +194,8 @@ class MappingConfig:
     ownership_defaults: dict[str, str]
     ownership: dict[str, dict[str, str]]
     inbound: InboundConfig
+    customer_sync: CustomerSyncConfig = field(default_factory=CustomerSyncConfig)
+    invoices: InvoicesConfig = field(default_factory=InvoicesConfig)
 
 
 class _Problems:
@@ -259,12 +262,14 @@ def _read(directory: Path, problems: _Problems) -> dict[str, dict[str, Any]]:
         raise ConfigurationError(f"mappings directory {directory} does not exist",
                                  resolution="set MAPPINGS_DIR to the folder holding the mapping YAML files")
     present = {p.name for p in directory.glob("*.y*ml")}
-    for name in sorted(present - set(FILES)):
-        problems.add(name, "", f"unknown mapping file (expected: {', '.join(sorted(FILES))})")
-    for name, schema in FILES.items():
+    every = {**FILES, **OPTIONAL_FILES}
+    for name in sorted(present - set(every)):
+        problems.add(name, "", f"unknown mapping file (expected: {', '.join(sorted(every))})")
+    for name, schema in every.items():
         path = directory / name
         if name not in present:
-            problems.add(name, "", "file is missing")
+            if name not in OPTIONAL_FILES:  # the optional ones have defaults for every key
+                problems.add(name, "", "file is missing")
             continue
         try:
             raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
@@ -602,6 +607,8 @@ def load_mappings(directory: str | Path) -> MappingConfig:
     enrichment = _enrichment(data["enrichment.yaml"], problems) if "enrichment.yaml" in data else None
     ownership = _ownership(data["ownership.yaml"], problems) if "ownership.yaml" in data else None
     inbound = _inbound(data["inbound.yaml"], problems) if "inbound.yaml" in data else None
+    customer_sync = build_customer_sync(data.get("customer_sync.yaml", {}), problems.add)
+    invoices = build_invoices(data.get("invoices.yaml", {}), problems.add)
     problems.raise_if_any()
     assert orders and customers and currencies and statuses and enrichment and ownership and inbound
     defaults, rules = enrichment
@@ -629,4 +636,6 @@ def load_mappings(directory: str | Path) -> MappingConfig:
         ownership_defaults=owner_defaults,
         ownership=owners,
         inbound=inbound,
+        customer_sync=customer_sync,
+        invoices=invoices,
     )

@@ -276,3 +276,19 @@ class AuditEntry(Base):
 # Set in a held event's payload when an operator releases it: the step that held it (an anomaly check) lets
 # it through on its next run, with who released it and when.
 REVIEW_RELEASED = "review_released"
+
+
+class ReconciliationLine(Base):
+    """One order in one reconciliation run (shop total, M3 order value, invoiced and paid amounts, differences
+    with their likely cause), as ``integration.reconcile`` computed it; the nightly run keeps its report here."""
+
+    __tablename__ = "reconciliation_line"
+    __table_args__ = (Index("ix_reconciliation_run", "connection", "run_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    run_at: Mapped[datetime] = mapped_column()
+    ps_order_id: Mapped[str] = mapped_column(String(64))
+    orno: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(16))  # ok | difference | open | missing
+    line: Mapped[dict[str, Any]] = mapped_column(JSON)

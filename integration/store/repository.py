@@ -760,6 +760,64 @@ class _Q:
         infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
 
 
+    # -- customers, invoices, reconciliation (the customer and order-to-cash flows) ------------------------
+    def release_claim(self, connection: str, entity: str, ps_id: str) -> bool:
+        """Drop a pending claim (never a binding): its event decided to create nothing (held for review)."""
+        with self.session() as s:
+            result = s.execute(delete(m.Binding).where(
+                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id,
+                m.Binding.infor_id.like(f"{m.PENDING_PREFIX}%")))
+            return bool(getattr(result, "rowcount", 0))
+
+    def bindings_with_prefix(self, connection: str, entity: str, ps_prefix: str
+                              ) -> list[tuple[str, str, dict[str, Any], datetime | None]]:
+        """(ps_id, infor_id, data, closed_at) of the bindings whose shop id starts with ``ps_prefix``."""
+        escaped = ps_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.session() as s:
+            b = m.Binding
+            rows = s.execute(select(b.ps_id, b.infor_id, b.data, b.closed_at).where(
+                b.connection == connection, b.entity == entity, b.ps_id.like(f"{escaped}%", escape="\\"),
+            ).order_by(b.id)).all()
+            return [(str(r[0]), str(r[1]), dict(r[2] or {}), r[3]) for r in rows]
+
+    def events_for_records(self, connection: str, records: Sequence[tuple[str, str]], *,
+                            limit: int = 200) -> list[dict[str, Any]]:
+        """The inbox history of some records ((entity, source id) pairs), newest first: a customer's 360 view."""
+        if not records:
+            return []
+        from sqlalchemy import and_, or_
+
+        ev = m.SyncEvent
+        where = or_(*(and_(ev.entity == e, ev.source_id == str(i)) for e, i in records))
+        with self.session() as s:
+            rows = s.scalars(select(ev).where(ev.connection == connection, where).order_by(ev.id.desc())
+                             .limit(limit))
+            return [{"id": e.id, "entity": e.entity, "source_id": e.source_id, "event_type": e.event_type,
+                     "status": e.status, "step": e.current_step, "created_at": e.created_at.isoformat(),
+                     "result": e.result, "error": (e.last_error or {}).get("message") if e.status != m.SUCCEEDED
+                     else None} for e in rows]
+
+    def add_reconciliation(self, connection: str, run_at: datetime, lines: Sequence[dict[str, Any]]) -> int:
+        """Keep one reconciliation run's lines (``integration.reconcile``'s dicts)."""
+        with get_engine(self.url).begin() as conn:
+            for line in lines:
+                conn.execute(insert(m.ReconciliationLine).values(
+                    connection=connection, run_at=run_at, ps_order_id=str(line["ps_order_id"]),
+                    orno=line.get("orno"), status=str(line["status"]), line=to_jsonable(line)))
+        return len(lines)
+
+    def reconciliation_runs(self, connection: str, *,
+                            limit: int = 1) -> list[tuple[datetime, list[dict[str, Any]]]]:
+        """The latest runs, newest first, each with its lines."""
+        rc = m.ReconciliationLine
+        with self.session() as s:
+            times = list(s.scalars(select(rc.run_at).where(rc.connection == connection).group_by(rc.run_at)
+                                   .order_by(rc.run_at.desc()).limit(limit)))
+            return [(t, [dict(r) for r in s.scalars(select(rc.line).where(rc.connection == connection,
+                                                                          rc.run_at == t).order_by(rc.id))])
+                    for t in times]
+
+
 @contextmanager
 def bounded_snapshot(where: str) -> Iterator[None]:
     """A snapshot over the store's bound is the flow's mistake, not a database fault: say so plainly."""

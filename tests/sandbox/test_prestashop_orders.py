@@ -217,7 +217,8 @@ def test_webhooks_are_signed_ids_only_and_retried(sandbox: SandboxServer, client
     events = sorted((b["event"], b[webhooks.EVENTS[b["event"]]]) for b in bodies)
     assert events == sorted([("order.created", order_ids[0]), ("order.created", order_ids[1]),
                              ("order.status_changed", order_ids[0]), ("customer.created", customer["id_customer"]),
-                             ("customer.updated", 1), ("stock.changed", 3), ("product.updated", 3)])
+                             ("address.created", customer["id_address"]), ("customer.updated", 1),
+                             ("stock.changed", 3), ("product.updated", 3)])
     for body in bodies:
         assert set(body) == {"event", "shop_id", webhooks.EVENTS[body["event"]], "occurred_at"}
         assert body["shop_id"] == 1

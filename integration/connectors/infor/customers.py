@@ -3,16 +3,25 @@
 ``add_customer`` takes the mapping engine's calls: one ``CRS610MI/Add`` (with ``CUTM``, the customer template
 that carries currency, order type and terms) and any ``AddAddress``. The CUNO is deterministic (derived from
 the shop's customer id by the mapping), so a retried ``Add`` meets "already exists" instead of creating a
-twin; that answer counts as success when the customer is really there.
+twin; that answer counts as success when the customer is really there. ``add_address`` is idempotent the same
+way (the address id is derived from the shop's address id).
+
+``find_customers`` looks for a customer that exists under another number (by e-mail or VAT number) with
+``EXPORTMI/Select`` on OCUSMA: CRS610MI has no search key for either (``SearchCustomer``'s query syntax and
+output are tenant-specific and it returns no e-mail).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from integration.connectors.infor.errors import M3Error, ServerReturnedNOK
+from integration.connectors.infor.items import server_lmts
 from integration.connectors.infor.m3 import M3Client, Record, split_head_and_follow_ups
+from integration.connectors.infor.orders import _quote_literal as quote_literal
+from integration.connectors.infor.orders import exportmi_rows
 
 CRS610 = "CRS610MI"
 
@@ -80,3 +89,83 @@ def _already_exists(client: M3Client, cuno: str, record: Mapping[str, str]) -> b
 def changed_customers(client: M3Client, since_lmts: str | int) -> list[Record]:
     """CRS610MI/LstByNumber with LMTS: customers changed since that M3 timestamp (milliseconds)."""
     return client.execute(CRS610, "LstByNumber", {"LMTS": str(since_lmts)}, maxrecs=0)
+
+
+def change_customer(client: M3Client, calls: Iterable[Mapping[str, Any]]) -> None:
+    """Send ``ChgBasicData`` / ``ChgFinancial`` records (the fields that changed, plus CUNO) in one bulk call."""
+    todo: list[dict[str, Any]] = []
+    for call in calls:
+        transaction = str(call["transaction"])
+        if transaction not in ("ChgBasicData", "ChgFinancial", "ChgOrderInfo"):
+            raise M3Error(f"{transaction} is not a customer change", program=CRS610, transaction=transaction)
+        todo.append({"program": CRS610, "transaction": transaction, "record": dict(call["record"])})
+    for result in client.bulk(todo):
+        if not result.ok:
+            raise result.error or M3Error("not processed by M3", program=CRS610, transaction=result.transaction)
+
+
+def get_address(client: M3Client, cuno: str, adrt: str, adid: str) -> Record | None:
+    """CRS610MI/GetAddress, or None when the address does not exist."""
+    try:
+        return client.execute_one(CRS610, "GetAddress", {"CUNO": cuno, "ADRT": adrt, "ADID": adid})
+    except ServerReturnedNOK as exc:
+        if exc.field in (None, "ADID", "ADRT"):
+            return None
+        raise
+
+
+def add_address(client: M3Client, record: Mapping[str, str]) -> bool:
+    """CRS610MI/AddAddress; True when created, False when it was there already (a retry after a lost answer)."""
+    try:
+        client.execute(CRS610, "AddAddress", record)
+        return True
+    except ServerReturnedNOK:
+        if get_address(client, record["CUNO"], record["ADRT"], record["ADID"]) is not None:
+            return False
+        raise
+
+
+def change_address(client: M3Client, record: Mapping[str, str]) -> None:
+    """CRS610MI/ChgAddress: only the fields given change (an empty input means "not supplied" to M3)."""
+    client.execute(CRS610, "ChgAddress", record)
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """An M3 customer found by e-mail or VAT number (columns of OCUSMA)."""
+
+    cuno: str
+    name: str
+    email: str
+    vat_number: str
+    status: str
+
+
+def find_customers(client: M3Client, *, email: str | None = None, vat_number: str | None = None) -> list[CustomerMatch]:
+    """M3 customers whose e-mail (OKMAIL) or VAT number (OKVRNO) is exactly the one given, lowest CUNO first."""
+    if bool(email) == bool(vat_number):
+        raise ValueError("give exactly one of email or vat_number")
+    column, value = ("OKMAIL", email) if email else ("OKVRNO", vat_number)
+    query = (f"OKCUNO,OKCUNM,OKMAIL,OKVRNO,OKSTAT from OCUSMA where OKCONO = {int(client.cono)} "
+             f"and {column} = {quote_literal(str(value))}")
+    records = client.execute("EXPORTMI", "Select", {"QERY": query, "SEPC": ";", "HDRS": "0"}, maxrecs=0)
+    found = [CustomerMatch(*row[:5]) for row in exportmi_rows(records) if len(row) >= 5 and row[0]]
+    return sorted({m.cuno: m for m in found}.values(), key=lambda m: m.cuno)
+
+
+@dataclass(frozen=True)
+class CustomerChanges:
+    cunos: list[str]
+    next_lmts: str  # store this; pass it as ``since_lmts`` next time
+
+
+def changed_customer_numbers(client: M3Client, since_lmts: str | int) -> CustomerChanges:
+    """Customers changed since ``since_lmts`` (M3's clock, taken before the list so nothing is missed)."""
+    mark = server_lmts(client)
+    changed = client.execute(CRS610, "LstByNumber", {"LMTS": str(since_lmts)}, maxrecs=0, returncols="CUNO")
+    return CustomerChanges(sorted({r["CUNO"] for r in changed if r.get("CUNO")}), mark or str(since_lmts))
+
+
+def changed_addresses(client: M3Client, cuno: str, since_lmts: str | int) -> list[Record]:
+    """CRS610MI/LstAddresses with LMTS: the customer's addresses changed since then."""
+    return client.execute(CRS610, "LstAddresses", {"CUNO": cuno, "LMTS": str(since_lmts)}, maxrecs=0)

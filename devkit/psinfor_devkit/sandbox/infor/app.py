@@ -590,6 +590,10 @@ def create_app(gateway: Gateway) -> Flask:
     def list_customers() -> Response:
         return _json(state.snapshot_customers(), 200)
 
+    from psinfor_devkit.sandbox.infor import customers as m3_users
+
+    m3_users.register(app, state)  # customers changed by M3 users, invoice payments (customers.py)
+
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:
         return _json({"error": "Not Found", "path": request.path}, 404)

@@ -38,6 +38,7 @@ from typing import Any
 
 from psinfor_devkit.sandbox import catalogue
 from psinfor_devkit.sandbox.infor.metadata import transaction_meta
+from psinfor_devkit.sandbox.infor.invoices import InvoicesMixin, Ledger
 
 Record = dict[str, str]
 
@@ -155,8 +156,9 @@ class Invoice:
     ivdt: str
     orno: str
     dlix: str
-    amount: Decimal
+    amount: Decimal  # with VAT and charges (invoices.py)
     cucd: str
+    net: Decimal = Decimal(0)  # the lines before VAT (AMT1/AMT2)
 
 
 @dataclass
@@ -191,6 +193,7 @@ class Order:
     invoices: list[Invoice] = field(default_factory=list)
     lmts: int = 0
     deleted_lines: list[Line] = field(default_factory=list)
+    charges: list[Record] = field(default_factory=list)  # AddBatchHeadChg records (freight...)
 
     @property
     def orsl(self) -> str:
@@ -210,7 +213,7 @@ class Order:
 Handler = Callable[[Record], list[Record]]
 
 
-class M3State:
+class M3State(InvoicesMixin):
     """One M3 company/division with the sandbox's seed data. Call ``run(program, transaction, record)``."""
 
     def __init__(self) -> None:
@@ -235,6 +238,7 @@ class M3State:
         self.orders: dict[str, Order] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.invoices: dict[str, Invoice] = {}
+        self.ledger = Ledger()  # accounts receivable (invoices.py)
         if not hasattr(self, "_seq"):  # numbers are never reused, even after a reset (bindings outlive it)
             self._seq = {"temp": 9000000000, "orno": 1000000000, "dlix": 50000000000, "ivno": 700000000,
                          "cuno": 0}
@@ -722,6 +726,8 @@ class M3State:
         head = dict(batch.head)
         head["ORNO"] = orno
         order = Order(orno, batch.orno, head["CUNO"], head, list(batch.lines), batch.addresses, _now(), lmts=stamp)
+        order = Order(orno, batch.orno, head["CUNO"], head, batch.lines, batch.addresses, _now(), lmts=stamp,
+                      charges=batch.charges)
         for line in order.lines:
             balance = self._balance(line.whlo, line.itno)
             balance.reqt += line.orqt
@@ -821,6 +827,9 @@ class M3State:
             **order.head, "ORNO": order.orno, "CUNO": order.cuno, "ORSL": order.orsl, "ORST": order.orst,
             "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), "ORVA": _num(ntam),
             "DIVI": catalogue.INFOR_DIVISION, "CHID": "PSINFOR"})  # the head's DLIX is an index (3), not a delivery
+            "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), **self.order_totals(order),
+            "DIVI": catalogue.INFOR_DIVISION, "DLIX": order.deliveries[-1].dlix if order.deliveries else "",
+            "CHID": "PSINFOR"})
 
     def _line_record(self, order: Order, line: Line, transaction: str) -> Record:
         return self.outputs("OIS100MI", transaction, {
@@ -975,12 +984,13 @@ class M3State:
 
     def _invoice_record(self, invoice: Invoice, transaction: str) -> Record:
         order = self.orders[invoice.orno]
-        amount = _num(invoice.amount)
+        amount, net = _num(invoice.amount), _num(invoice.net)
         return self.outputs("OIS350MI", transaction, {
             "CONO": catalogue.INFOR_COMPANY, "DIVI": catalogue.INFOR_DIVISION, "ORNO": invoice.orno,
             "IVNO": invoice.ivno, "IVDT": invoice.ivdt, "YEA4": invoice.yea4, "DLIX": invoice.dlix,
-            "CUNO": order.cuno, "PYNO": order.cuno, "CUCD": invoice.cucd, "AMT1": amount, "AMT2": amount,
-            "IVAV": amount, "RAFC": amount, "ORST": order.orst, "WHLO": order.head.get("WHLO", ""),
+            "CUNO": order.cuno, "PYNO": order.cuno, "CUCD": invoice.cucd, "AMT1": net, "AMT2": net,
+            "IVAV": amount, "RAFC": _num(self.remaining(invoice)), "ORST": order.orst,
+            "WHLO": order.head.get("WHLO", ""),
             "EXIN": f"{invoice.yea4}{invoice.ivno}", "INPX": "WEB", "INST": "1", "IDAT": invoice.ivdt,
             "TEPY": order.head.get("TEPY", "")})
 
@@ -1026,7 +1036,7 @@ class M3State:
         if table == "OCUSMA":
             return [{"OKCONO": cono, "OKCUNO": cuno, "OKCUNM": c["fields"].get("CUNM", ""),
                      "OKSTAT": c["fields"].get("STAT", ""), "OKCUCD": c["fields"].get("CUCD", ""),
-                     "OKMAIL": c["fields"].get("MAIL", "")}
+                     "OKMAIL": c["fields"].get("MAIL", ""), "OKVRNO": c["fields"].get("VRNO", "")}
                     for cuno, c in sorted(self.customers.items())]
         return [{"MMCONO": cono, "MMITNO": i["ITNO"], "MMITDS": i["ITDS"], "MMSTAT": i["STAT"]}
                 for _, i in sorted(self.items.items())]
@@ -1092,12 +1102,14 @@ class M3State:
                 continue
             ivno = str(self._next("ivno"))
             ponrs = {p for p, _, _ in delivery.lines}
-            amount = sum((ln.amount for ln in lines if ln.ponr in ponrs), Decimal(0))
+            invoiced = [ln for ln in lines if ln.ponr in ponrs]
+            amount = self.invoice_amount(order, invoiced, not order.invoices)
             invoice = Invoice(ivno, str(now.year), _ymd(now), order.orno, delivery.dlix, amount,
-                              order.head.get("CUCD", "EUR"))
+                              order.head.get("CUCD", "EUR"), net=sum((ln.amount for ln in invoiced), Decimal(0)))
             delivery.ivno, delivery.ivdt, delivery.pgrs = ivno, _ymd(now), "70"
             self.invoices[ivno] = invoice
             order.invoices.append(invoice)
+            self.post_invoice(invoice, order)
         for ln in lines:
             ln.ivqt = ln.orqt
 
@@ -1114,6 +1126,7 @@ class M3State:
             "invoices": [{"IVNO": i.ivno, "YEA4": i.yea4, "IVDT": i.ivdt, "amount": _num(i.amount),
                           "CUCD": i.cucd} for i in order.invoices],
             "deleted_lines": [{"PONR": ln.ponr, "ITNO": ln.itno, "ORQT": _qty(ln.orqt)} for ln in order.deleted_lines],
+                          "CUCD": i.cucd, "remaining": _num(self.remaining(i))} for i in order.invoices],
         }
 
     def batch_view(self, batch: BatchOrder) -> dict[str, Any]:
@@ -1153,7 +1166,7 @@ def _check_outputs(outputs: dict[str, int | None], name: str, records: list[Reco
 TABLE_COLUMNS = {
     "OOHEAD": frozenset({"OACONO", "OAORNO", "OACUNO", "OACUOR", "OAORSL", "OAORST", "OAORTP", "OAORDT",
                          "OAWHLO", "OACUCD", "OANTAM"}),
-    "OCUSMA": frozenset({"OKCONO", "OKCUNO", "OKCUNM", "OKSTAT", "OKCUCD", "OKMAIL"}),
+    "OCUSMA": frozenset({"OKCONO", "OKCUNO", "OKCUNM", "OKSTAT", "OKCUCD", "OKMAIL", "OKVRNO"}),
     "MITMAS": frozenset({"MMCONO", "MMITNO", "MMITDS", "MMSTAT"}),
 }
 

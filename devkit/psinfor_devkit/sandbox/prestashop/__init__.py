@@ -7,6 +7,7 @@ the webhooks our shop module sends, ``faults`` for fault injection.
 from __future__ import annotations
 
 from psinfor_devkit.sandbox.catalogue import SHOP_TIMEZONE
+from psinfor_devkit.sandbox.prestashop import messages as _messages  # noqa: F401  (registers `messages`)
 from psinfor_devkit.sandbox.prestashop.app import PrestaShopSandboxApp
 from psinfor_devkit.sandbox.prestashop.notify import WebhookSender
 from psinfor_devkit.sandbox.prestashop.state import KeyAccess, ShopState

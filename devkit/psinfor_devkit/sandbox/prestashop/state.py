@@ -754,7 +754,7 @@ class ShopState:
         if resource == "customers":
             return ("customer.created" if method == "POST" else "customer.updated", object_id)
         if resource == "addresses" and record.get("id_customer") not in (None, "", "0"):
-            return ("customer.updated", int(record["id_customer"]))
+            return ("address.created" if method == "POST" else "address.updated", object_id)
         if resource in ("products", "combinations"):
             product_id = object_id if resource == "products" else int(record["id_product"])
             return ("product.updated", product_id)
@@ -815,6 +815,7 @@ class ShopState:
                                            f'({len(str(text))}) must be between 0 and {spec.max_size}"')
 
     def delete(self, resource_name: str, ids: list[int]) -> None:
+        deleted: list[int] = []
         with self.lock:
             missing = [i for i in ids if i not in self.tables[resource_name]]
             if missing:
@@ -823,8 +824,12 @@ class ShopState:
                 record = self.tables[resource_name][object_id]
                 if "deleted" in RESOURCES[resource_name].by_name and resource_name in ("customers", "addresses"):
                     self._replace(resource_name, {**record, "deleted": "1"})  # soft delete, as PrestaShop does
+                    if resource_name == "addresses" and record.get("id_customer") not in (None, "", "0"):
+                        deleted.append(object_id)
                 else:
                     del self.tables[resource_name][object_id]
+        for object_id in deleted:
+            self.events("address.deleted", object_id)
 
     # -- control-API customer changes -------------------------------------------------------------------
 
@@ -844,6 +849,7 @@ class ShopState:
                             "id_country": 8, "phone": "+33 1 23 45 67 89", **dict(data.get("address") or {})}
             address = self._insert("addresses", self._address_values(int(customer["id"]), address_data, now))
         self.events("customer.created", int(customer["id"]))
+        self.events("address.created", int(address["id"]))
         return int(customer["id"]), int(address["id"])
 
     def update_customer(self, customer_id: int, fields: dict[str, Any]) -> None:
