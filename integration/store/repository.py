@@ -708,58 +708,6 @@ class Store:
                 select(at.id, ev.entity, at.step, at.outcome, at.started_at, at.finished_at)
                 .join(ev, ev.id == at.event_id).where(at.id >= after_id).order_by(at.id).limit(limit)).all()]
 
-
-def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
-    return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
-
-
-class _Q:
-    """The hot path's statements, built once (bound parameters ``b_*``): building a statement per call was the
-    largest CPU share of a step's own bookkeeping."""
-
-    ev, st, at, bd = (cast(Table, m.SyncEvent.__table__), cast(Table, m.SyncStep.__table__),
-                      cast(Table, m.SyncAttempt.__table__), cast(Table, m.Binding.__table__))
-    select_event = select(ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload,
-                          ev.c.attempts, ev.c.status, ev.c.current_step).where(ev.c.id == bindparam("b_event"))
-    select_steps = select(st.c.step, st.c.status, st.c.output, st.c.attempts).where(
-        st.c.event_id == bindparam("b_event"), st.c.step.in_([bindparam("b_step"), bindparam("b_previous")]))
-    insert_step = insert(st).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
-                                    status=bindparam("b_status"), attempts=1, started_at=bindparam("b_now"))
-    restart_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
-        status=bindparam("b_status"), attempts=st.c.attempts + 1, started_at=bindparam("b_now"))
-    start_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
-        status=m.RUNNING, current_step=bindparam("b_step"), attempts=ev.c.attempts + 1, updated_at=bindparam("b_now"))
-    insert_attempt = insert(at).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
-                                       attempt=bindparam("b_attempt"), task_id=bindparam("b_task"),
-                                       outcome=bindparam("b_status"), started_at=bindparam("b_now"))
-    end_attempt = update(at).where(at.c.id == bindparam("b_attempt_id")).values(
-        outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=bindparam("b_now"))
-    finish_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
-        status=bindparam("b_status"), output=bindparam("b_output"), error=None, finished_at=bindparam("b_now"))
-    fail_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
-        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished"))
-    touch_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
-        updated_at=bindparam("b_now"))
-    final_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
-        updated_at=bindparam("b_now"), status=bindparam("b_status"), finished_at=bindparam("b_now"),
-        result=bindparam("b_result"))
-    # A failure keeps the error; the status becomes "retrying" only while the event is active.
-    fail_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
-        last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
-        status=case((ev.c.status.in_(m.FINAL_STATUSES), ev.c.status),
-                    else_=func.coalesce(bindparam("b_status", type_=ev.c.status.type), ev.c.status)))
-    _binding_where = (bd.c.connection == bindparam("b_connection"), bd.c.entity == bindparam("b_entity"),
-                      bd.c.ps_id == bindparam("b_ps"))
-    select_binding = select(bd.c.infor_id, bd.c.data).where(*_binding_where)
-    select_binding_for_update = select(bd.c.id, bd.c.infor_id, bd.c.data).where(*_binding_where).with_for_update()
-    insert_binding = insert(bd).values(connection=bindparam("b_connection"), entity=bindparam("b_entity"),
-                                       ps_id=bindparam("b_ps"), infor_id=bindparam("b_infor"),
-                                       data=bindparam("b_data"), created_at=bindparam("b_now"),
-                                       updated_at=bindparam("b_now"))
-    update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
-        infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
-
-
     # -- customers, invoices, reconciliation (the customer and order-to-cash flows) ------------------------
     def release_claim(self, connection: str, entity: str, ps_id: str) -> bool:
         """Drop a pending claim (never a binding): its event decided to create nothing (held for review)."""
@@ -816,6 +764,57 @@ class _Q:
             return [(t, [dict(r) for r in s.scalars(select(rc.line).where(rc.connection == connection,
                                                                           rc.run_at == t).order_by(rc.id))])
                     for t in times]
+
+
+def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
+    return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
+
+
+class _Q:
+    """The hot path's statements, built once (bound parameters ``b_*``): building a statement per call was the
+    largest CPU share of a step's own bookkeeping."""
+
+    ev, st, at, bd = (cast(Table, m.SyncEvent.__table__), cast(Table, m.SyncStep.__table__),
+                      cast(Table, m.SyncAttempt.__table__), cast(Table, m.Binding.__table__))
+    select_event = select(ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload,
+                          ev.c.attempts, ev.c.status, ev.c.current_step).where(ev.c.id == bindparam("b_event"))
+    select_steps = select(st.c.step, st.c.status, st.c.output, st.c.attempts).where(
+        st.c.event_id == bindparam("b_event"), st.c.step.in_([bindparam("b_step"), bindparam("b_previous")]))
+    insert_step = insert(st).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
+                                    status=bindparam("b_status"), attempts=1, started_at=bindparam("b_now"))
+    restart_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), attempts=st.c.attempts + 1, started_at=bindparam("b_now"))
+    start_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+        status=m.RUNNING, current_step=bindparam("b_step"), attempts=ev.c.attempts + 1, updated_at=bindparam("b_now"))
+    insert_attempt = insert(at).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
+                                       attempt=bindparam("b_attempt"), task_id=bindparam("b_task"),
+                                       outcome=bindparam("b_status"), started_at=bindparam("b_now"))
+    end_attempt = update(at).where(at.c.id == bindparam("b_attempt_id")).values(
+        outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=bindparam("b_now"))
+    finish_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), output=bindparam("b_output"), error=None, finished_at=bindparam("b_now"))
+    fail_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished"))
+    touch_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        updated_at=bindparam("b_now"))
+    final_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        updated_at=bindparam("b_now"), status=bindparam("b_status"), finished_at=bindparam("b_now"),
+        result=bindparam("b_result"))
+    # A failure keeps the error; the status becomes "retrying" only while the event is active.
+    fail_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+        last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
+        status=case((ev.c.status.in_(m.FINAL_STATUSES), ev.c.status),
+                    else_=func.coalesce(bindparam("b_status", type_=ev.c.status.type), ev.c.status)))
+    _binding_where = (bd.c.connection == bindparam("b_connection"), bd.c.entity == bindparam("b_entity"),
+                      bd.c.ps_id == bindparam("b_ps"))
+    select_binding = select(bd.c.infor_id, bd.c.data).where(*_binding_where)
+    select_binding_for_update = select(bd.c.id, bd.c.infor_id, bd.c.data).where(*_binding_where).with_for_update()
+    insert_binding = insert(bd).values(connection=bindparam("b_connection"), entity=bindparam("b_entity"),
+                                       ps_id=bindparam("b_ps"), infor_id=bindparam("b_infor"),
+                                       data=bindparam("b_data"), created_at=bindparam("b_now"),
+                                       updated_at=bindparam("b_now"))
+    update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
+        infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
 
 
 @contextmanager

@@ -37,8 +37,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from psinfor_devkit.sandbox import catalogue
-from psinfor_devkit.sandbox.infor.metadata import transaction_meta
 from psinfor_devkit.sandbox.infor.invoices import InvoicesMixin, Ledger
+from psinfor_devkit.sandbox.infor.metadata import transaction_meta
 
 Record = dict[str, str]
 
@@ -825,11 +825,8 @@ class M3State(InvoicesMixin):
         ntam = order.ntam
         return self.outputs(program, transaction, {
             **order.head, "ORNO": order.orno, "CUNO": order.cuno, "ORSL": order.orsl, "ORST": order.orst,
-            "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), "ORVA": _num(ntam),
-            "DIVI": catalogue.INFOR_DIVISION, "CHID": "PSINFOR"})  # the head's DLIX is an index (3), not a delivery
             "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), **self.order_totals(order),
-            "DIVI": catalogue.INFOR_DIVISION, "DLIX": order.deliveries[-1].dlix if order.deliveries else "",
-            "CHID": "PSINFOR"})
+            "DIVI": catalogue.INFOR_DIVISION, "CHID": "PSINFOR"})  # the head's DLIX is an index (3), not a delivery
 
     def _line_record(self, order: Order, line: Line, transaction: str) -> Record:
         return self.outputs("OIS100MI", transaction, {
@@ -1124,9 +1121,8 @@ class M3State(InvoicesMixin):
             "deliveries": [{"DLIX": d.dlix, "ETRN": d.etrn, "FWNO": d.fwno, "PGRS": d.pgrs, "IVNO": d.ivno}
                            for d in order.deliveries],
             "invoices": [{"IVNO": i.ivno, "YEA4": i.yea4, "IVDT": i.ivdt, "amount": _num(i.amount),
-                          "CUCD": i.cucd} for i in order.invoices],
-            "deleted_lines": [{"PONR": ln.ponr, "ITNO": ln.itno, "ORQT": _qty(ln.orqt)} for ln in order.deleted_lines],
                           "CUCD": i.cucd, "remaining": _num(self.remaining(i))} for i in order.invoices],
+            "deleted_lines": [{"PONR": ln.ponr, "ITNO": ln.itno, "ORQT": _qty(ln.orqt)} for ln in order.deleted_lines],
         }
 
     def batch_view(self, batch: BatchOrder) -> dict[str, Any]:
