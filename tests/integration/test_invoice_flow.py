@@ -88,12 +88,13 @@ def test_an_invoice_is_written_to_the_shop_once_also_when_read_twice(books: Book
 
 
 def test_fully_paid_in_m3_the_shop_shows_it_paid_once(books: Books):
-    order_id, orno = books.order_in_m3(state="PS_OS_BANKWIRE")  # awaiting the transfer: not paid in the shop
-    assert books.state(order_id) == "PS_OS_BANKWIRE"
+    # Cash on delivery: released to M3 unpaid (a bank wire would wait for its payment before reaching M3).
+    order_id, orno = books.order_in_m3(state="PS_OS_COD_VALIDATION")
+    assert books.state(order_id) == "PS_OS_COD_VALIDATION"
     invoice = books.invoice(orno)
     poll_invoices(books.rt, "default", books.enqueue())
     books.settle()
-    assert books.state(order_id) == "PS_OS_BANKWIRE"  # invoiced, not paid: the shop keeps waiting
+    assert books.state(order_id) == "PS_OS_COD_VALIDATION"  # invoiced, not paid: the shop keeps waiting
     [first] = books.events("invoice", _key(invoice))
     assert first.result["orders"][0]["payment"] == "open"
     assert books.pay(invoice["IVNO"])["status"] == "paid"

@@ -75,7 +75,8 @@ def new_invoices(client: M3Client, year: int | str, after: int | str | None) -> 
     if start is not None:
         params["IVNO"] = str(start)
     records = client.execute(OIS350, "LstInvHead", params, maxrecs=0)
-    fresh = [r for r in records if r.get("IVNO", "").strip().isdigit()
+    # LstInvHead's records do not carry the year (its outputs in the swagger have no YEA4): it is the one asked for.
+    fresh = [{**r, "YEA4": str(year)} for r in records if r.get("IVNO", "").strip().isdigit()
              and (start is None or int(r["IVNO"]) >= start)]
     return sorted(fresh, key=lambda r: int(r["IVNO"]))
 

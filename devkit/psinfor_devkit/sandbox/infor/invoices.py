@@ -166,7 +166,8 @@ class InvoicesMixin:
         out = []
         for invoice in found:
             order = self.orders[invoice.orno]
-            out.append({"IVNO": invoice.ivno, "YEA4": invoice.yea4, "IDAT": invoice.ivdt, "CUCD": invoice.cucd,
+            # No YEA4 in the records: the swagger's LstInvHead outputs do not carry the year it was asked for.
+            out.append({"IVNO": invoice.ivno, "IDAT": invoice.ivdt, "CUCD": invoice.cucd,
                         "RAFC": _num(self.remaining(invoice)), "INST": "1", "PYNO": order.cuno,
                         "CUNM": order.head.get("YREF", ""), "AMT1": _num(invoice.amount), "CUC1": invoice.cucd,
                         "INPX": "WEB", "EXIN": f"{invoice.yea4}{invoice.ivno}", "RGDT": invoice.ivdt,
