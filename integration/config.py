@@ -487,7 +487,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_retries=_int(no_file, None, "PSINFOR_MAX_RETRIES", 8, minimum=0),
     )
     _check_celery_numbers(settings)
+    _check_periods(env)
     return settings
+
+
+_PERIOD = re.compile(r"PSINFOR_[A-Z0-9_]+_INTERVAL")
+
+
+def _check_periods(env: Mapping[str, str]) -> None:
+    """Beat periods (``PSINFOR_POLL_INTERVAL``, ``PSINFOR_SWEEP_INTERVAL``, every flow poller's): seconds > 0.
+    Checked by name, so a flow added later is covered without this module knowing it."""
+    src = _Source(env)
+    for name in sorted(env):
+        if _PERIOD.fullmatch(name) and env[name] != "":
+            _seconds(src, None, name, 0.0, positive=True)
 
 
 def _check_celery_numbers(s: Settings) -> None:

@@ -151,8 +151,23 @@ def make_formatter(fmt: str = "json") -> RedactingFormatter:
     )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (a CLI runner or a daemon may swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass
+
+
 def make_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.Handler:
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(make_formatter(fmt))
     handler.addFilter(RedactingFilter())
     return handler

@@ -3,14 +3,13 @@ every order.
 
 Invariant: ``check(settings)`` returns only when this process can do its work: every connection has its
 PrestaShop key, a readable ``.ionapi`` and (for the receiver) a webhook secret of its own; the mapping files
-load; the poller periods are numbers; the database answers with its schema up to date; Redis answers. Each
+load; the database answers with its schema up to date; Redis answers. Each
 failure is a ``ConfigurationError`` whose message is one line. ``exit_on_configuration_error`` turns one into
 that line on stderr and an exit status, with no traceback, for the process entry points.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +35,6 @@ def check(settings: Settings, *, process: Process = "worker", services: bool = T
     for conn in settings.connections.values():
         check_connection(conn, webhooks=process == "receiver")
     check_mappings(settings)
-    check_poller_periods()
     if services:
         check_database(settings.database_url)
         check_redis(settings.redis_url)
@@ -76,22 +74,6 @@ def check_mappings(settings: Settings) -> None:
             raise ConfigurationError(f"mapping {first['file']}: {first['key'] or '(top level)'}: "
                                      f"{first['problem']}{more}") from None
         raise ConfigurationError(f"mappings: {one_line(exc)}") from None
-
-
-def check_poller_periods(env: dict[str, str] | None = None) -> None:
-    from integration.flows.registry import FLOWS
-
-    env = dict(os.environ if env is None else env)
-    for flow in FLOWS.values():
-        for poller in flow.pollers:
-            raw = env.get(poller.interval_setting)
-            try:
-                value = poller.interval(env)
-            except ValueError:
-                raise ConfigurationError(f"{poller.interval_setting}={raw!r}: not a number of seconds "
-                                         f"(e.g. {poller.default_interval:g})") from None
-            if not value > 0:
-                raise ConfigurationError(f"{poller.interval_setting}={raw!r}: must be more than 0")
 
 
 def check_database(url: str) -> None:
