@@ -221,8 +221,9 @@ def init_sentry(dsn: str, *, integrations: list[Any] | None = None) -> bool:
         if hasattr(integration, "propagate_traces"):
             integration.propagate_traces = False
     # Log lines are breadcrumbs, never events of their own: a dead letter is reported once, where it happens.
+    # No personal data is sent (the SDK's default; its option for it changes name across 2.x versions).
     sentry_sdk.init(dsn=dsn, integrations=[LoggingIntegration(event_level=None), *(integrations or [])],
-                    send_default_pii=False, before_send=_before_send, before_breadcrumb=_before_breadcrumb,
+                    before_send=_before_send, before_breadcrumb=_before_breadcrumb,
                     traces_sample_rate=0.0, include_local_variables=False, max_request_body_size="never",
                     propagate_traces=False, trace_propagation_targets=[])
     return True
