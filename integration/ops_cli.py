@@ -20,7 +20,9 @@ STATUSES = tuple(s.value for s in m.EventStatus)
 
 
 def _store() -> Store:
-    return Store(get_settings().database_url)
+    from integration.runtime import get_runtime
+
+    return get_runtime().store
 
 
 def echo(text: str) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from integration.cli_support import EX_UNAVAILABLE, CliError
-from integration.config import get_settings
 from integration.connectors.http import network_cause
 from integration.flows.base import Enqueue
 from integration.jsonutil import dumps
@@ -28,7 +27,7 @@ MAX_ID = 2**63 - 1
 
 
 def _known_connection(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    connections = get_settings().connections
+    connections = get_runtime().settings.connections
     if value not in connections:
         raise click.BadParameter(f"unknown connection {value!r} (configured: {', '.join(sorted(connections))})")
     return value
