@@ -33,11 +33,12 @@ _configured = False
 # name=value pairs whose value is a credential, in query strings, form bodies, baggage and log text.
 _PARAM = re.compile(
     r"(?i)(?<![A-Za-z0-9_])((?:ws_key|sentry_key|sentry_secret|sentry-public_key|access_token|refresh_token|"
-    r"id_token|client_secret|password|passwd|api_key|apikey|sask|saak|secret)(?:=|%3D))[^&\s\"',;)}\]]+")
+    r"id_token|client_secret|password|passwd|api_key|apikey|sask|saak|secret)(?:=|%3D))[^&\s\"'\\,;)}\]]+")
 # scheme://user:password@  and  scheme://<token-like user>@  (a Sentry DSN's key, a token in a URL)
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@\s:\"']*):[^/@\s\"']+@")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@\s:\"'\\]*):[^/@\s\"'\\]+@")
 _URL_TOKEN_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[A-Za-z0-9_-]{16,}@")
-_AUTH_HEADER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(basic|bearer|digest|token)\s+)?[^\s\"',}]+")
+_AUTH_HEADER = re.compile(
+    r"(?i)(authorization(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)(?:(basic|bearer|digest|token)\s+)?[^\s\"'\\,}]+")
 
 _known_cache: tuple[int, re.Pattern[str] | None] = (-1, None)
 
@@ -98,6 +99,8 @@ def _access_fields(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict
                         ("user_agent", "a")):
         if atoms.get(atom) not in (None, "-"):
             event_dict[field] = atoms[atom]
+    if str(event_dict.get("status", "")).isdigit():
+        event_dict["status"] = int(event_dict["status"])
     if isinstance(atoms.get("D"), int):
         event_dict["duration_ms"] = round(atoms["D"] / 1000, 1)
     return event_dict

@@ -61,7 +61,9 @@ backlog = 2048
 preload_app = True
 # Only the reverse proxy may set X-Forwarded-* (its address; 127.0.0.1 when it runs on the same host).
 forwarded_allow_ips = os.environ.get("WEB_FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+# One JSON line per request (method, path, status, bytes, duration); WEB_ACCESS_LOG=0 leaves only the receiver's
+# own line per webhook.
+accesslog = None if os.environ.get("WEB_ACCESS_LOG", "1") == "0" else "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
