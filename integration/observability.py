@@ -228,5 +228,5 @@ def init_sentry(dsn: str, *, integrations: list[Any] | None = None) -> bool:
     sentry_sdk.init(dsn=dsn, integrations=[LoggingIntegration(event_level=None), *(integrations or [])],
                     before_send=_before_send, before_breadcrumb=_before_breadcrumb,
                     traces_sample_rate=0.0, include_local_variables=False, max_request_body_size="never",
-                    propagate_traces=False, trace_propagation_targets=[])
+                    trace_propagation_targets=[])
     return True
