@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install demo test test-fast lint bench eval worker beat web flower db-upgrade replay-failed \
+.PHONY: help install demo test test-fast lint bench eval worker beat web flower fuzz db-upgrade replay-failed \
         resync-orders resync-order sandbox-prestashop sandbox-infor clean prestashop-module php-deps php-test
 
 help:
@@ -46,11 +46,18 @@ worker: $(STAMP) ## a Celery worker for every queue the flows declare (threads p
 beat: $(STAMP) ## the Celery beat scheduler (pollers, sweeper); only one may run
 	$(BIN)/celery -A tasks.app beat -l INFO -s var/celerybeat-schedule
 
-web: $(STAMP) ## the webhook receiver under gunicorn (sync workers)
-	$(BIN)/gunicorn -w $${WEB_WORKERS:-2} -b $${WEB_BIND:-127.0.0.1:8000} 'tasks.wsgi:create_app()'
+web: $(STAMP) ## the webhook receiver: gunicorn gthread on WEB_BIND (127.0.0.1:8000), behind your reverse proxy
+	$(BIN)/gunicorn -c python:integration.web.gunicorn_conf 'tasks.wsgi:create_app()'
 
-flower: $(STAMP) ## Flower, for queues and tasks (the dead_letter queue included)
-	$(BIN)/celery -A tasks.app flower --port=$${FLOWER_PORT:-5555}
+flower: $(STAMP) ## Flower on 127.0.0.1:FLOWER_PORT with basic auth from FLOWER_BASIC_AUTH (or FLOWER_BASIC_AUTH_FILE)
+	@auth="$${FLOWER_BASIC_AUTH:-}"; \
+	if [ -z "$$auth" ] && [ -n "$${FLOWER_BASIC_AUTH_FILE:-}" ]; then \
+	  auth="$$(cat "$$FLOWER_BASIC_AUTH_FILE")" || { echo "make flower: FLOWER_BASIC_AUTH_FILE=$$FLOWER_BASIC_AUTH_FILE cannot be read" >&2; exit 2; }; fi; \
+	case "$$auth" in ?*:?*) ;; *) echo "make flower: set FLOWER_BASIC_AUTH=user:password (or FLOWER_BASIC_AUTH_FILE, a file holding it); Flower never runs without auth" >&2; exit 2;; esac; \
+	FLOWER_BASIC_AUTH="$$auth" exec $(BIN)/celery -A tasks.app flower --address=127.0.0.1 --port=$${FLOWER_PORT:-5555}
+
+fuzz: $(STAMP) ## hypothesis-driven bad requests against the receiver (FUZZ_EXAMPLES, default 5000): zero 5xx, rows, messages
+	PSINFOR_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest tests/unit/test_fuzz_receiver.py -q -s
 
 db-upgrade: $(STAMP) ## apply the database migrations
 	$(BIN)/psinfor db upgrade

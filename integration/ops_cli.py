@@ -1,18 +1,32 @@
-"""Operator commands that need no broker: the database and the event history."""
+"""Operator commands that need no broker: the database and the event history.
+
+What they print goes through ``redact_text``: an event's payload or error never shows a credential.
+"""
 
 from __future__ import annotations
 
 import json
 
 import click
+from sqlalchemy import select
 
 from integration.config import get_settings
 from integration.jsonutil import dumps
+from integration.observability import redact_text
+from integration.store import models as m
 from integration.store.repository import Store
+
+STATUSES = tuple(s.value for s in m.EventStatus)
 
 
 def _store() -> Store:
-    return Store(get_settings().database_url)
+    from integration.runtime import get_runtime
+
+    return get_runtime().store
+
+
+def echo(text: str) -> None:
+    click.echo(redact_text(text))
 
 
 @click.group()
@@ -36,17 +50,31 @@ def events() -> None:
 
 
 @events.command("list")
-@click.option("--status", default=None, help="received, queued, running, retrying, succeeded, skipped, dead, held")
-@click.option("--limit", default=30, show_default=True)
-def events_list(status: str | None, limit: int) -> None:
-    rows = _store().recent_events(limit=limit, status=status)
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="only events in this status")
+@click.option("--order", "order_id", type=click.IntRange(min=1), default=None,
+              help="only the events of this PrestaShop order (its sync and status events)")
+@click.option("--connection", default=None, help="only this connection's events")
+@click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
+def events_list(status: str | None, order_id: int | None, connection: str | None, limit: int) -> None:
+    """The newest events first."""
+    store = _store()
+    ev = m.SyncEvent
+    query = select(ev).order_by(ev.id.desc()).limit(limit)
+    if status:
+        query = query.where(ev.status == status)
+    if order_id is not None:
+        query = query.where(ev.entity.in_(("order", "order_status")), ev.source_id == str(order_id))
+    if connection:
+        query = query.where(ev.connection == connection)
+    with store.session() as s:
+        rows = list(s.scalars(query))
     if not rows:
         click.echo("no events")
     for e in rows:
         result = e.result or {}
         detail = result.get("orno") or result.get("skipped") or (e.last_error or {}).get("message", "")
-        click.echo(f"{e.id:>7}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.entity:<8} {e.source_id:>8}  "
-                   f"{e.status:<10} {e.current_step or '-':<9} {str(detail)[:80]}")
+        echo(f"{e.id:>7}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.entity:<8} {e.source_id:>8}  "
+             f"{e.status:<10} {e.current_step or '-':<9} {str(detail)[:80]}")
 
 
 @events.command("show")
@@ -55,7 +83,7 @@ def events_show(event_id: int) -> None:
     snap = _store().event_snapshot(event_id)
     if not snap:
         raise click.ClickException(f"no event {event_id}")
-    click.echo(dumps(snap, indent=2))
+    echo(dumps(snap, indent=2))
 
 
 @events.command("stats")

@@ -62,7 +62,10 @@ class Stack:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         (self.workdir / "logs").mkdir(parents=True)
-        self.redis = ensure_redis(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+        # Always a private Redis, started here and stopped by stop(): the stack flushes and restarts its Redis,
+        # which must never be the developer's (REDIS_URL is not looked at).
+        self.redis = ensure_redis(None)
+        sys.stderr.write(f"psinfor stack: a private Redis at {self.redis.url} (your REDIS_URL is left alone)\n")
         ps_port, infor_port, web_port = free_port(), free_port(), free_port()
         self.ps_url = f"http://127.0.0.1:{ps_port}"
         self.infor_url = f"http://127.0.0.1:{infor_port}"
@@ -91,6 +94,8 @@ class Stack:
         import redis
 
         assert self.redis is not None
+        if not self.redis.owned:  # never FLUSH a database this stack did not create
+            return
         client = redis.Redis.from_url(self.redis.url)
         client.flushdb()
         client.close()
@@ -108,8 +113,9 @@ class Stack:
         self.wait_file(Path(self.env["IONAPI_FILE"]), "infor")
 
     def start_web(self) -> None:
-        self.spawn("web", [str(BIN / "gunicorn"), "-w", str(self.web_workers), "-b",
-                           self.web_url.removeprefix("http://"), "--log-level", "warning", "tasks.wsgi:create_app()"])
+        self.spawn("web", [str(BIN / "gunicorn"), "-c", "python:integration.web.gunicorn_conf", "-w",
+                           str(self.web_workers), "-b", self.web_url.removeprefix("http://"), "--log-level", "warning",
+                           "tasks.wsgi:create_app()"])
         self.wait_http(f"{self.web_url}/healthz", "web")
 
     def start_worker(self, name: str = "worker", *, concurrency: int | None = None, include: str | None = None,

@@ -20,3 +20,69 @@ def settle_environment(session: requests.Session, url: str) -> requests.Session:
         session.verify = verify
     session.trust_env = False
     return session
+
+
+# What a failed connection *was*, in words an operator can act on. Found by walking the exception's chain
+# (requests → urllib3 → socket errors; redis-py; SQLAlchemy → the driver), then, for drivers that keep only
+# text (psycopg), by the text itself.
+_TEXT_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("name or service not known", "nodename nor servname", "could not translate host name",
+      "temporary failure in name resolution", "getaddrinfo failed", "failed to resolve", "no address associated"),
+     "host unknown: the name does not resolve"),
+    (("connection refused",), "connection refused: nothing listens on that host and port"),
+    (("timed out", "timeout expired", "timeout"), "timed out: no answer in time"),
+    (("password authentication failed", "authentication failed", "invalid username-password", "noauth",
+      "invalid password"), "credentials refused"),
+    (("does not exist",), "refused by the server: the user or database does not exist"),
+    (("certificate verify failed", "ssl", "tls"), "TLS failed: the certificate or protocol was refused"),
+    (("connection reset", "connection aborted", "remote end closed", "broken pipe"),
+     "connection dropped by the other side"),
+    (("network is unreachable", "no route to host"), "network unreachable: no route to the host"),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        for nested in (current.__cause__, current.__context__, getattr(current, "reason", None),
+                       getattr(current, "orig", None), *getattr(current, "args", ())):
+            if isinstance(nested, BaseException):
+                todo.append(nested)
+    return seen
+
+
+def network_cause(exc: BaseException) -> str:
+    """The cause of a failed network call in words: host unknown, connection refused, timed out, TLS failed,
+    credentials refused, connection dropped. Never the exception's own text (it can carry a URL with a key)."""
+    import socket
+    import ssl
+
+    chain = _chain(exc)
+    for cause in chain:
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return "host unknown: the name does not resolve"
+    for cause in chain:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused: nothing listens on that host and port"
+        if isinstance(cause, ssl.SSLError | requests.exceptions.SSLError):
+            return "TLS failed: the certificate or protocol was refused"
+        if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+            return "connection dropped by the other side"
+    names = {type(c).__name__ for c in chain}
+    if names & {"ConnectTimeout", "ConnectTimeoutError"}:
+        return "timed out connecting: the host did not accept the connection in time"
+    if names & {"ReadTimeout", "ReadTimeoutError"}:
+        return "timed out waiting for the answer"
+    if any(isinstance(c, TimeoutError | socket.timeout | requests.Timeout) or "Timeout" in type(c).__name__
+           for c in chain):
+        return "timed out: no answer in time"
+    text = " ".join(str(c) for c in chain).lower()
+    for needles, words in _TEXT_CAUSES:
+        if any(n in text for n in needles):
+            return words
+    return f"{type(exc).__name__}"

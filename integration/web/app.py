@@ -1,14 +1,19 @@
-"""The webhook receiver and health endpoints (Flask, served by gunicorn with sync workers).
+"""The webhook receiver and health endpoints (Flask, served by gunicorn with threaded workers behind a
+reverse proxy; see ``integration/web/gunicorn_conf.py``).
 
-A webhook request does exactly one insert and one publish: verify the HMAC in constant time, check the
-body, write the inbox row (a repeated delivery of the same ``Webhook-Id`` is accepted and ignored),
-enqueue, answer 202. Everything else happens in the workers.
+A webhook request does exactly one insert and one publish: check the headers, verify the HMAC in constant
+time, check the body, write the inbox row (a repeated delivery of the same ``Webhook-Id`` is accepted and
+ignored), enqueue, answer 202. Everything else happens in the workers.
+
+Invariants: bad input is always a 4xx, never a 5xx, and never a row or a message; a request nobody signed
+costs at most one HMAC (nothing is parsed before the signature is verified); a webhook is accepted only by
+the connection whose secret signed it and whose shop it names; one log line per webhook (id, event, outcome).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -17,9 +22,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from integration.config import Settings, get_settings
+from integration.config import DEFAULT_CONNECTION, Settings, get_settings
 from integration.connectors.prestashop import webhooks
-from integration.errors import ConfigurationError
+from integration.errors import ConfigurationError, infrastructure_transient_types
 from integration.flows.base import Enqueue, Flow
 from integration.flows.maintenance import enqueue_new_event
 from integration.flows.registry import AcceptedEvent, accepted_events
@@ -58,6 +63,28 @@ def webhook_schema(events: Mapping[str, AcceptedEvent]) -> Schema:
     return WebhookBody()
 
 
+@dataclass
+class _Outcome:
+    """What happened to one webhook request: the answer, and the fields of its one log line."""
+
+    response: Response
+    status: int
+    outcome: str
+    event: str | None = None
+    event_id: int | None = None
+    reason: str | None = None
+
+
+def _refused(status: int, title: str, detail: Any = None, *, event: str | None = None) -> _Outcome:
+    response, status = _problem(status, title, detail)
+    return _Outcome(response, status, "refused", event, reason=title)
+
+
+def _shown_id(value: str | None) -> str | None:
+    """The Webhook-Id for the log line: bounded, whatever a client sent."""
+    return None if value is None else value[: webhooks.MAX_WEBHOOK_ID_LENGTH]
+
+
 def _problem(status: int, title: str, detail: Any = None) -> tuple[Response, int]:
     body: dict[str, Any] = {"error": title}
     if detail is not None:
@@ -87,47 +114,81 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
 
     @app.post("/webhooks/prestashop")
     @app.post("/webhooks/prestashop/<connection>")
-    def prestashop_webhook(connection: str = "default") -> tuple[Response, int]:
+    def prestashop_webhook(connection: str = DEFAULT_CONNECTION) -> tuple[Response, int]:
+        outcome = _receive(connection)
+        fields: dict[str, Any] = {"webhook_id": _shown_id(request.headers.get(webhooks.HEADER_ID)),
+                                  "connection": connection[:64], "outcome": outcome.outcome, "status": outcome.status}
+        if outcome.event:
+            fields["event_type"] = outcome.event
+        if outcome.event_id is not None:
+            fields["event_id"] = outcome.event_id
+        if outcome.reason:
+            fields["reason"] = outcome.reason
+        (log.info if outcome.status < 400 else log.warning)("webhook", **fields)
+        return outcome.response, outcome.status
+
+    def _receive(connection: str) -> _Outcome:
+        """Cheapest checks first: size, connection, headers, HMAC; only then the body is parsed and stored."""
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _problem(413, "body too large", f"at most {MAX_BODY_BYTES} bytes")
+            return _refused(413, "body too large", f"at most {MAX_BODY_BYTES} bytes")
         try:
             conn = settings.connection(connection)
         except ConfigurationError:
-            return _problem(404, "unknown connection", connection)
-        raw = request.get_data(cache=False)
-        if not conn.webhook_secret:
-            log.error("webhook refused: no secret configured", connection=connection)
-            return _problem(503, "webhooks are not configured", "set WEBHOOK_SECRET")
+            return _refused(404, "unknown connection", connection[:64])
+        if not conn.webhook_secret:  # start-up refuses this; kept for a receiver built without the check
+            return _refused(503, "webhooks are not configured", f"set {conn.webhook_secret_source or 'a secret'}")
+        headers = request.headers
+        webhook_id = headers.get(webhooks.HEADER_ID)
         try:
-            webhooks.verify(conn.webhook_secret.reveal(), request.headers.get(webhooks.HEADER_ID),
-                            request.headers.get(webhooks.HEADER_TIMESTAMP),
-                            request.headers.get(webhooks.HEADER_SIGNATURE), raw)
+            webhooks.check_headers(webhook_id, headers.get(webhooks.HEADER_TIMESTAMP),
+                                   headers.get(webhooks.HEADER_SIGNATURE))
+            try:
+                raw = request.get_data(cache=False)
+            except HTTPException as exc:  # a chunked body over the limit, a client gone mid-body
+                return _refused(exc.code or 400, exc.name, exc.description)
+            webhooks.verify(conn.webhook_secret.reveal(), webhook_id, headers.get(webhooks.HEADER_TIMESTAMP),
+                            headers.get(webhooks.HEADER_SIGNATURE), raw)
         except webhooks.SignatureError as exc:
-            log.warning("webhook refused", connection=connection, reason=str(exc))
-            return _problem(401, "invalid signature", str(exc))
+            return _refused(401, "invalid signature", str(exc))
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _problem(400, "body is not JSON", str(exc))
-        if not isinstance(body, dict):
-            return _problem(400, "body must be a JSON object")
+            body = webhooks.load_body(raw)
+        except webhooks.BodyError as exc:
+            title = "body must be a JSON object" if "JSON object" in str(exc) else "body is not JSON"
+            return _refused(400, title, str(exc))
         try:
             data = schema.load(body)
         except ValidationError as exc:
-            return _problem(422, "invalid webhook body", exc.messages)
+            return _refused(422, "invalid webhook body", exc.messages)
         event_type = data["event"]
+        if data["shop_id"] != conn.prestashop.shop_id:
+            # Signed with this connection's secret but for another shop: a module misconfigured, or a replay.
+            return _refused(403, "webhook for another shop",
+                            f"shop_id {data['shop_id']} is not connection {connection!r}'s shop "
+                            f"({conn.prestashop.shop_id}); set prestashop.id_shop for this connection",
+                            event=event_type)
         if event_type == webhooks.PING:  # the shop module's "send test event": signed and well-formed, not stored
-            return jsonify({"pong": True, "connection": connection}), 200
+            return _Outcome(jsonify({"pong": True, "connection": connection}), 200, "pong", event_type)
         accepted = events[event_type]
         entity = accepted.entity or event_type.split(".", 1)[0]
+        # Only what the schema declares is kept: ids, event, shop and time (a signed body can carry anything).
+        payload = {k: body[k] for k in schema.fields if k in body}
+        assert webhook_id is not None
         new = NewEvent(connection=connection, source_system="prestashop", entity=entity,
                        source_id=str(data[accepted.id_field]), event_type=event_type,
-                       dedupe_key=f"webhook:{request.headers[webhooks.HEADER_ID]}", payload=body)
-        if accepted.entity is not None:
-            event_id, created = enqueue_new_event(store, new, publish)
-        else:
-            event_id, created = store.add_event(new, status=m.PENDING_FLOW)
-        return jsonify({"event_id": event_id, "duplicate": not created}), 202
+                       dedupe_key=f"webhook:{webhook_id}", payload=payload)
+        try:
+            if accepted.entity is not None:
+                event_id, created = enqueue_new_event(store, new, publish)
+            else:
+                event_id, created = store.add_event(new, status=m.PENDING_FLOW)
+        except infrastructure_transient_types() as exc:
+            # Our store is away: the shop module retries a 503 later (nothing was written).
+            response, status = _problem(503, "temporarily unavailable", "the store did not answer; retry later")
+            response.headers["Retry-After"] = "30"
+            return _Outcome(response, status, "refused", event_type, reason=type(exc).__name__)
+        outcome = "duplicate" if not created else ("accepted" if accepted.entity is not None else "pending_flow")
+        return _Outcome(jsonify({"event_id": event_id, "duplicate": not created}), 202, outcome, event_type,
+                        event_id=event_id)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -93,7 +93,8 @@ def test_ws_key_fallback_and_key_never_in_errors() -> None:
 
 @responses.activate
 def test_missing_object_404_with_empty_body_is_not_found() -> None:
-    responses.get(f"{BASE}/orders/999999", status=404, body=b"")
+    responses.get(f"{BASE}/orders/999999", status=404, body=b"",  # the webservice marks every answer
+                  headers={"PSWS-Version": "8.1.5", "X-Powered-By": "PrestaShop Webservice"})
     with pytest.raises(PrestaShopNotFound) as caught:
         client().get("orders", 999999)
     assert isinstance(caught.value, PermanentError) and "orders/999999" in caught.value.url

@@ -60,3 +60,72 @@ def test_logs_and_sentry_events_are_scrubbed():
     assert clean["extra"]["ws_key"] == clean["extra"]["cs"] == clean["extra"]["sask"] == "[scrubbed]"
     assert clean["extra"]["access_token"] == "[scrubbed]"
     assert (clean["extra"]["id_customer"], clean["extra"]["metrics"], clean["extra"]["event_id"]) == (7, 1, 3)
+
+
+def test_every_credential_is_redacted_from_text():
+    from integration.observability import redact_text
+
+    Secret("known-secret-value-42")
+    cases = {
+        "GET /api/orders/5?ws_key=ABCDEF123&display=full": "GET /api/orders/5?ws_key=***&display=full",
+        "postgresql+psycopg://psinfor:hunter2@db/psinfor": "postgresql+psycopg://psinfor:***@db/psinfor",
+        "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/42": "https://***@o1.ingest.sentry.io/42",
+        "baggage: sentry-trace_id=abc,sentry-public_key=0123456789abcdef,sentry-release=1":
+            "baggage: sentry-trace_id=abc,sentry-public_key=***,sentry-release=1",
+        "Authorization: Basic QUJDREVG": "Authorization: Basic ***",
+        "{'Authorization': 'Bearer eyJhbGciOi'}": "{'Authorization': 'Bearer ***'}",
+        "grant_type=password&client_secret=s3&password=p4": "grant_type=password&client_secret=***&password=***",
+        "the value known-secret-value-42 leaked": "the value *** leaked",
+        "dedupe_key=webhook:abc event_id=3 postgresql://psinfor@db/x": "dedupe_key=webhook:abc event_id=3 "
+                                                                       "postgresql://psinfor@db/x",
+    }
+    for text, expected in cases.items():
+        assert redact_text(text) == expected
+
+
+def test_library_log_lines_are_redacted_on_the_root_handler():
+    import io
+    import json
+    import logging
+
+    from integration.observability import make_handler
+
+    stream = io.StringIO()
+    logger = logging.getLogger("urllib3.connectionpool.test")
+    logger.addHandler(make_handler("json", stream))
+    logger.propagate = False
+    try:
+        logger.warning("Retrying (%r) after connection broken by '%r': %s", "Retry(total=2)", "NewConnectionError",
+                       "/api/orders/7?ws_key=SECRETKEY0000")
+        try:
+            raise RuntimeError("boom at http://shop/api/x?ws_key=SECRETKEY0000")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.handlers.clear()
+    text = stream.getvalue()
+    assert "SECRETKEY0000" not in text and text.count("ws_key=***") >= 3  # message, exception, source line
+    assert all(json.loads(line) for line in text.splitlines())
+
+
+def test_gunicorn_access_lines_are_fields():
+    import io
+    import json
+    import logging
+
+    from integration.observability import make_handler
+
+    stream = io.StringIO()
+    logger = logging.getLogger("gunicorn.access")
+    logger.addHandler(make_handler("json", stream))
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info('%(h)s "%(r)s" %(s)s', {"h": "10.0.0.1", "r": "POST /webhooks/prestashop HTTP/1.1",
+                                           "m": "POST", "U": "/webhooks/prestashop", "s": "202", "B": 33,
+                                           "D": 8200, "a": "PrestaShop"})
+    finally:
+        logger.handlers.clear()
+    line = json.loads(stream.getvalue())
+    assert (line["event"], line["method"], line["path"], line["status"], line["duration_ms"]) == (
+        "request", "POST", "/webhooks/prestashop", 202, 8.2)

@@ -22,7 +22,7 @@ import requests
 from redis.exceptions import RedisError
 
 from integration.config import InforSettings, Secret
-from integration.connectors.http import settle_environment
+from integration.connectors.http import network_cause, settle_environment
 from integration.connectors.infor.errors import InforAuthError, InforTransientError
 from integration.errors import ConfigurationError
 
@@ -329,7 +329,7 @@ class TokenProvider:
                 auth=(creds.ci, creds.cs.reveal()) if basic else None,
             )
         except requests.RequestException as exc:
-            raise InforTransientError(f"ION token endpoint unreachable ({type(exc).__name__})",
+            raise InforTransientError(f"ION token endpoint unreachable: {network_cause(exc)}",
                                       path=_path(creds.token_url)) from None
         status = response.status_code
         if status in TRANSIENT_STATUSES:

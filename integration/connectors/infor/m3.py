@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from integration.connectors.http import settle_environment
+from integration.connectors.http import network_cause, settle_environment
 from integration.connectors.infor.errors import (
     InforAuthError,
     InforHTTPError,
@@ -366,7 +366,7 @@ class M3Client:
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             # Including an answer cut off mid-body: for a write, its outcome is unknown.
-            raise self._transient(f"M3 {label}: {type(exc).__name__} talking to the ION API gateway",
+            raise self._transient(f"M3 {label}: {network_cause(exc)} (ION API gateway)",
                                   None, path, idempotent) from None
         except requests.RequestException as exc:
             raise InforHTTPError(f"M3 {label}: {type(exc).__name__}", path=path) from None

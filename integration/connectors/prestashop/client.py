@@ -25,11 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from integration.config import Secret
-from integration.connectors.http import settle_environment
+from integration.connectors.http import network_cause, settle_environment
 from integration.connectors.prestashop import parsing
 from integration.connectors.prestashop.errors import (
     PrestaShopError,
@@ -307,19 +306,19 @@ class PrestaShopClient:
             self.version = version
         if response.status_code >= 400:
             raise error_for_status(response.status_code, shown, method=method,
-                                   errors=self._errors_of(response), body=response.content)
+                                   errors=self._errors_of(response), body=response.content, headers=response.headers)
         return response
 
     def _transport_error(self, exc: requests.RequestException, method: str, shown: str) -> PrestaShopServerError:
         """A timeout or connection failure as a transient error. Only the exception's type is reported: its
         text can contain the full URL, ``ws_key`` included."""
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError | ConnectTimeoutError):
+        cause = network_cause(exc)
+        if cause.startswith("timed out waiting"):
             return PrestaShopServerError(f"PrestaShop did not answer within {self.timeout:g}s ({method} {shown})",
                                          url=shown, resolution="retried automatically")
-        return PrestaShopServerError(f"cannot reach PrestaShop ({method} {shown}): {type(exc).__name__}",
+        return PrestaShopServerError(f"cannot reach PrestaShop ({method} {shown}): {cause}",
                                      url=shown, resolution="retried automatically; check the shop is up and "
-                                                           "the URL is right")
+                                                           "PS_URL is right")
 
     @staticmethod
     def _errors_of(response: requests.Response) -> list[dict[str, Any]]:

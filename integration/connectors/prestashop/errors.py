@@ -8,6 +8,7 @@ and keeps the start of the body, so an operator can see *what the shop said* wit
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -119,13 +120,22 @@ def error_for_status(
     method: str = "GET",
     errors: list[dict[str, Any]] | None = None,
     body: bytes | str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> PrestaShopError:
-    """Pick the error class for an HTTP status and PrestaShop's error list (which may be empty)."""
+    """Pick the error class for an HTTP status and PrestaShop's error list (which may be empty).
+
+    ``headers``: the response's. A 404 without the webservice's own headers did not come from PrestaShop's
+    webservice (a wrong ``PS_URL`` host or path), so it is not "the object was deleted"."""
     errors = list(errors or [])
     code = _first_code(errors)
     said = describe_errors(errors) if errors else (body_preview(body, 200).strip() or "no body")
     where = f"{method} {redact_url(url)}"
     kwargs: dict[str, Any] = {"status": status, "code": code, "url": url, "body": body, "errors": errors}
+    if status == 404 and headers is not None and not from_webservice(headers):
+        return PrestaShopNotWebservice(
+            f"PrestaShop: {where} answered 404 without the webservice's headers: PS_URL does not lead to a "
+            f"PrestaShop webservice", resolution="check PS_URL (host and the /api path) and that the webservice "
+                                                 "is enabled", **kwargs)
     if status == 404:
         return PrestaShopNotFound(f"PrestaShop: not found ({where}): {said}",
                                   resolution="the object was deleted or never existed", **kwargs)
@@ -160,6 +170,12 @@ def error_for_status(
         return PrestaShopPermanentError(f"PrestaShop: HTTP {status} ({where}): {said}", **kwargs)
     return PrestaShopPermanentError(f"PrestaShop answered errors with HTTP {status} ({where}): {said}",
                                     **kwargs)
+
+
+def from_webservice(headers: Mapping[str, str]) -> bool:
+    """PrestaShop's webservice marks every answer: ``PSWS-Version`` (authenticated calls) and
+    ``X-Powered-By: PrestaShop Webservice``. Either one is enough (a proxy may strip the second)."""
+    return bool(headers.get("PSWS-Version")) or "prestashop" in str(headers.get("X-Powered-By", "")).lower()
 
 
 def _first_code(errors: list[dict[str, Any]]) -> int | None:
