@@ -37,22 +37,24 @@ _init_sentry()
 
 @worker_init.connect
 @beat_init.connect
-def _refuse_pending_migrations(sender: Any = None, **_kwargs: Any) -> None:
-    """A worker or beat process never runs against a schema it does not know: one line, then exit (EX_CONFIG).
-    (An embedded test worker is not a process of its own: its test set up the database.)"""
+def _refuse_a_broken_configuration(sender: Any = None, **_kwargs: Any) -> None:
+    """A worker or beat process never starts with a broken configuration or against a schema it does not know
+    (``integration.startup.check``). An embedded test worker is not a process of its own: its test set it up."""
     from celery.apps.worker import Worker
     from celery.worker import WorkController
 
     if isinstance(sender, WorkController) and not isinstance(sender, Worker):
         return
+    from integration.errors import ConfigurationError
     from integration.runtime import get_runtime
-    from integration.store.migrate import schema_problem
+    from integration.startup import EX_CONFIG, check, one_line
 
-    problem = schema_problem(get_runtime().settings.database_url)
-    if problem:
-        sys.stderr.write(f"psinfor: {problem}\n")
+    try:  # keys, .ionapi, mappings, database (schema up to date) and Redis: one line, then exit (EX_CONFIG)
+        check(get_runtime().settings, process="worker" if isinstance(sender, WorkController) else "beat")
+    except ConfigurationError as exc:
+        sys.stderr.write(f"psinfor: {one_line(exc)}\n")
         sys.stderr.flush()
-        os._exit(78)
+        os._exit(EX_CONFIG)
 
 
 @worker_process_init.connect

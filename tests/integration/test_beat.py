@@ -15,7 +15,10 @@ BIN = Path(sys.executable).parent
 
 def test_a_second_beat_exits(tmp_path, redis_url, clean_broker):
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-           "PSINFOR_POLL_INTERVAL": "3600", "PSINFOR_SWEEP_INTERVAL": "3600"}
+           "PSINFOR_POLL_INTERVAL": "3600", "PSINFOR_SWEEP_INTERVAL": "3600",
+           # a beat checks its configuration at start: a connection needs its key and .ionapi
+           "PS_KEY": "TESTKEY0000000000000000000000001",
+           "IONAPI_FILE": str(Path(__file__).resolve().parents[1] / "fixtures" / "infor" / "ionapi-sample.ionapi")}
     root = Path(__file__).resolve().parents[2]
     upgrade(env["DATABASE_URL"])  # a beat refuses a database with pending migrations
 
