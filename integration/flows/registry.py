@@ -10,12 +10,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from integration.connectors.prestashop import webhooks
-from integration.flows import order_status, orders
+from integration.flows import inventory, items, order_status, orders
 from integration.flows.base import Flow
 
 FLOWS: dict[str, Flow] = {flow.entity: flow for flow in (
     orders.FLOW,
     order_status.FLOW,
+    inventory.FLOW,
+    items.FLOW,
 )}
 
 
