@@ -20,6 +20,7 @@ Windows of changed items come from M3's change feed (MMS200MI/LstItmFacTime, per
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -141,9 +142,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def fingerprint(values: dict[str, Any]) -> str:
-    return hashlib.sha1(repr(sorted((k, _text(v)) for k, v in values.items())).encode(),
-                        usedforsecurity=False).hexdigest()[:16]
+def sent_values(variant: dict[str, Any]) -> dict[str, str]:
+    """What the shop is given for one item, by canonical field name (ownership.yaml speaks these names), as
+    text: kept in the product's binding, so an update writes only the fields that changed since."""
+    return {"name": json.dumps(variant["name"], sort_keys=True),
+            "description": json.dumps(variant["description"], sort_keys=True),
+            "sales_price": _text(variant["price"]), "weight": _text(variant["weight"]),
+            "ean13": _text(variant["ean13"]), "status": "1" if variant["sellable"] else "0"}
+
+
+def changed_fields(variant: dict[str, Any], last: dict[str, str] | None) -> set[str]:
+    return {name for name, value in sent_values(variant).items() if (last or {}).get(name) != value}
 
 
 # -- steps --------------------------------------------------------------------------------------------------
@@ -214,12 +223,6 @@ def _plan_dict(plan: ProductPlan) -> dict[str, Any]:
          "sellable": v.sellable, "attributes": [list(a) for a in v.attributes]} for v in plan.variants]}
 
 
-def _variant_fields(variant: dict[str, Any]) -> dict[str, Any]:
-    """What the shop is given for one item, by canonical field name (ownership.yaml speaks these names)."""
-    return {"name": variant["name"], "sales_price": variant["price"], "weight": variant["weight"],
-            "ean13": variant["ean13"], "status": variant["sellable"]}
-
-
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
     """Drop the products whose every item is bound and unchanged since it was last sent."""
     items = rt.binder(event.connection, ITEM)
@@ -228,7 +231,7 @@ def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict
         for variant in product["variants"]:
             row = items.to_shop(variant["itno"])
             sent = rt.binder(event.connection, PRODUCT).data(row.split(":")[0]).get("items", {}) if row else {}
-            if row is None or sent.get(variant["itno"]) != fingerprint(_variant_fields(variant)):
+            if row is None or changed_fields(variant, sent.get(variant["itno"])):
                 changed.append(product)
                 break
     if not changed:
@@ -309,7 +312,7 @@ class ProductSync:
         pid, data = self.find_or_create()
         if pid is None:
             return {"product": product["key"], "skipped": "not sellable, not in the shop", "new_rows": []}
-        sent: dict[str, str] = dict(data.get("items", {}))
+        sent: dict[str, dict[str, str]] = dict(data.get("items", {}))
         sellable: dict[str, bool] = dict(data.get("sellable", {}))
         for variant in variants:
             sellable[variant["itno"]] = bool(variant["sellable"])
@@ -327,7 +330,7 @@ class ProductSync:
             self.catalog.update_product(self.ps, pid, {"active": active})
             self.updated.append(f"product {pid}: active={int(active)}")
         for variant in variants:
-            sent[variant["itno"]] = fingerprint(_variant_fields(variant))
+            sent[variant["itno"]] = sent_values(variant)
         self.products.update(str(pid), items=sent, sellable=sellable, active=active, created=[])
         return {"product": product["key"], "id_product": pid, "created": self.created, "updated": self.updated,
                 "active": active, "new_rows": self.new_rows}
@@ -389,21 +392,23 @@ class ProductSync:
 
     def update_simple(self, pid: int, variant: dict[str, Any], data: dict[str, Any]) -> None:
         last = data.get("items", {}).get(variant["itno"])
-        if last == fingerprint(_variant_fields(variant)):
-            return
-        changes: dict[str, Any] = {}
-        if self.owned("name"):
-            changes["name"] = variant["name"]
-        if self.owned("sales_price") and variant["price"] is not None:
-            changes["price"] = Decimal(variant["price"])
-        if self.owned("weight"):
-            changes["weight"] = Decimal(variant["weight"])
-        if self.owned("ean13") and variant["ean13"]:
-            changes["ean13"] = variant["ean13"]
         if data.get("created") and last is None:
             return  # just created with these values
-        self.catalog.update_product(self.ps, pid, changes)
-        self.updated.append(f"product {pid}: {', '.join(sorted(changes))}")
+        changed = {f for f in changed_fields(variant, last) if self.owned(f)}
+        changes: dict[str, Any] = {}
+        if "name" in changed:
+            changes["name"] = variant["name"]
+        if "description" in changed:
+            changes["description"] = variant["description"]
+        if "sales_price" in changed and variant["price"] is not None:
+            changes["price"] = Decimal(variant["price"])
+        if "weight" in changed:
+            changes["weight"] = Decimal(variant["weight"])
+        if "ean13" in changed and variant["ean13"]:
+            changes["ean13"] = variant["ean13"]
+        if changes:
+            self.catalog.update_product(self.ps, pid, changes)
+            self.updated.append(f"product {pid}: {', '.join(sorted(changes))}")
 
     # -- variants ------------------------------------------------------------------------------------
     def bind_row(self, key: str, itno: str) -> None:
@@ -443,17 +448,17 @@ class ProductSync:
             self.new_rows.append((key, itno))
             self.created.append(f"combination {cid} ({itno})")
             return
-        if data.get("items", {}).get(itno) == fingerprint(_variant_fields(variant)):
-            return
+        changed = {f for f in changed_fields(variant, data.get("items", {}).get(itno)) if self.owned(f)}
         changes: dict[str, Any] = {}
-        if self.owned("sales_price") and impact_price is not None:
+        if "sales_price" in changed and impact_price is not None:
             changes["price"] = impact_price.quantize(SIX)
-        if self.owned("weight"):
+        if "weight" in changed:
             changes["weight"] = impact_weight.quantize(SIX)
-        if self.owned("ean13") and variant["ean13"]:
+        if "ean13" in changed and variant["ean13"]:
             changes["ean13"] = variant["ean13"]
-        self.catalog.update_combination(self.ps, cid, changes)
-        self.updated.append(f"combination {cid}: {', '.join(sorted(changes))}")
+        if changes:
+            self.catalog.update_combination(self.ps, cid, changes)
+            self.updated.append(f"combination {cid}: {', '.join(sorted(changes))}")
 
 
 # -- the poller ---------------------------------------------------------------------------------------------

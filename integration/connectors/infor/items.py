@@ -21,6 +21,8 @@ from integration.connectors.infor.errors import ServerReturnedNOK
 from integration.connectors.infor.m3 import M3Client, Record
 
 MMS200 = "MMS200MI"
+# LstItmByItm's ITNO is mandatory: the lowest printable character starts the list at the first item.
+FIRST_ITEM = "!"
 
 
 def server_lmts(client: M3Client) -> str:
@@ -85,7 +87,7 @@ def iter_items(client: M3Client, *, page_size: int = 1000, start: str = "",
     position = start
     first = True
     while True:
-        records = client.execute(MMS200, "LstItmByItm", {"ITNO": position or " "}, maxrecs=page_size,
+        records = client.execute(MMS200, "LstItmByItm", {"ITNO": position or FIRST_ITEM}, maxrecs=page_size,
                                  returncols=list(returncols))
         page = [r for r in records if r.get("ITNO", "").strip()]
         if not first and page and page[0]["ITNO"].strip() == position:
