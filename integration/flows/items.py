@@ -55,7 +55,7 @@ _NOT_CATALOG = re.compile(r"[<>;={}]")
 
 def catalog_name(text: str) -> str:
     """A PrestaShop product name (``isCatalogName``, at most 128 characters)."""
-    return _NOT_CATALOG.sub(" ", text).strip()[:128] or "-"
+    return re.sub(r"\s+", " ", _NOT_CATALOG.sub(" ", text)).strip()[:128] or "-"
 
 
 def slug(text: str) -> str:
