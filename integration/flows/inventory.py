@@ -28,6 +28,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -439,6 +440,15 @@ class ReconcileReport:
     unknown_in_shop: int = 0  # M3 items with no shop row
     unknown_in_infor: int = 0  # shop rows with no M3 item
     examples: dict[str, list[Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by phase: where the time goes
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[phase] = round(self.timings.get(phase, 0.0) + time.monotonic() - started, 3)
 
     def example(self, kind: str, value: Any, limit: int = 20) -> None:
         bucket = self.examples.setdefault(kind, [])
@@ -521,9 +531,11 @@ def reconcile(rt: Runtime, connection: str, *, dry_run: bool = False, apply: App
     rule = quantity_rule(rt)
     m3 = rt.m3(connection)
     shop_read_at = now_ms()  # what the shop holds is known as of now: a write after it is newer
-    shop_rows, references = _shop_side(rt, connection, cfg.page_size)
+    with report.timed("shop_read"):
+        shop_rows, references = _shop_side(rt, connection, cfg.page_size)
     report.shop_rows = len(shop_rows)
-    bound = dict(rt.store.all_bindings(connection, ITEM))  # row key -> ITNO
+    with report.timed("store"):
+        bound = dict(rt.store.all_bindings(connection, ITEM))  # row key -> ITNO
     by_item = {itno: row for row, itno in bound.items()}
     by_reference: dict[str, str | None] = {}
     for row_key, reference in references.items():
@@ -531,7 +543,12 @@ def reconcile(rt: Runtime, connection: str, *, dry_run: bool = False, apply: App
     table = _table_index(rt) if "table" in rt.mapping.config.variant_order else {}
     use_reference = "reference" in rt.mapping.config.variant_order
     matched_rows: set[str] = set()
-    for page in iter_items(m3, page_size=cfg.page_size):
+    pages = iter_items(m3, page_size=cfg.page_size)
+    while True:
+        with report.timed("m3_item_pages"):
+            page = next(pages, None)
+        if page is None:
+            break
         itnos = [r["ITNO"].strip() for r in page]
         report.infor_items += len(itnos)
         pairs: dict[str, str] = {}
@@ -551,17 +568,19 @@ def reconcile(rt: Runtime, connection: str, *, dry_run: bool = False, apply: App
                 continue
             pairs[itno] = key
         report.newly_bound += len(new_bindings)
-        if new_bindings and not dry_run:
-            rt.store.bind_many(connection, ITEM, new_bindings)
-            rt.store.resolve_unknown_items(connection, [itno for _, itno in new_bindings])
+        with report.timed("store"):
+            if new_bindings and not dry_run:
+                rt.store.bind_many(connection, ITEM, new_bindings)
+                rt.store.resolve_unknown_items(connection, [itno for _, itno in new_bindings])
+            if unknown and not dry_run:
+                report_unknown(rt, connection, unknown, "reconcile")
         report.unknown_in_shop += len(unknown)
         for itno in unknown:
             report.example("unknown_in_shop", itno)
-        if unknown and not dry_run:
-            report_unknown(rt, connection, unknown, "reconcile")
         if not pairs:
             continue
-        balances = warehouse_balances(m3, sorted(pairs))
+        with report.timed("m3_balances"):
+            balances = warehouse_balances(m3, sorted(pairs))
         as_of = now_ms()
         remember: list[dict[str, Any]] = []
         differences: list[dict[str, Any]] = []
@@ -580,9 +599,11 @@ def reconcile(rt: Runtime, connection: str, *, dry_run: bool = False, apply: App
                 differences.append({"row_key": key, "itno": itno, "quantity": target})
         if dry_run:
             continue
-        rt.store.remember_stock(connection, remember)  # what the shop holds now, unless a newer write exists
+        with report.timed("store"):
+            rt.store.remember_stock(connection, remember)  # what the shop holds now, unless a newer write exists
         if differences and apply is not None:
-            report.written += apply(differences, as_of)
+            with report.timed("apply"):
+                report.written += apply(differences, as_of)
     for row_key in sorted(set(shop_rows) - matched_rows):
         report.unknown_in_infor += 1
         report.example("unknown_in_infor", {"row": row_key,
