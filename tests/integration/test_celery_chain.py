@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from integration.errors import PermanentError, TransientError
-from integration.flows.registry import FLOWS
 from integration.flows.base import Flow, SkipEvent
+from integration.flows.registry import FLOWS
 from integration.store import models as m
 from integration.store.repository import NewEvent
 from tasks.flows import STEP_TASKS, _make_step_task

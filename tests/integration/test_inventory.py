@@ -209,6 +209,14 @@ def test_the_reconcile_corrects_exactly_the_deliberate_differences(stock: Stock)
     assert len(perturbed) == 50
     dry = inventory.reconcile(stock.rt, CONNECTION, dry_run=True)
     assert (dry.differences, dry.written) == (50, 0)
+    from click.testing import CliRunner
+
+    from integration.cli import main
+
+    printed = CliRunner().invoke(main, ["stock", "reconcile", "--dry-run"])
+    assert printed.exit_code == 0, printed.output
+    assert "differences found        : 50" in printed.output and "would write" in printed.output
+    assert stock.writes() == {}
     stock.reset_writes()
     [poller] = [p for p in FLOWS[inventory.ENTITY].pollers if p.name == "reconcile"]
     report = poller.run(stock.rt, CONNECTION, stock.enqueue, 86400.0)  # what the nightly beat entry runs

@@ -137,3 +137,28 @@ def test_a_full_delta_page_is_reported_as_truncated(m3: M3Client) -> None:
     assert changes.truncated and changes.next_lmts == "1795000000000"
     assert changes.balances[0].on_hand_minus_reserved == Decimal(2)
     assert not changed_balances(m3, "1794000000000", maxrecs=4).truncated
+
+
+def test_a_bad_stock_mapping_names_file_key_and_problem(tmp_path) -> None:
+    import shutil
+
+    from integration.errors import ConfigurationError
+    from integration.mapping.loader import load_mappings
+    from tests.unit.test_mapping_support import MAPPINGS_DIR
+
+    target = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS_DIR, target)
+    path = target / "inventory.yaml"
+    path.write_text(path.read_text().replace('warehouses: ["100"]', 'warehouses: ["1000"]').replace(
+        "quantity: AV01", "quantity: STQT"))
+    with pytest.raises(ConfigurationError) as info:
+        load_mappings(target)
+    problems = {(p["key"], p["problem"].split(":")[0]) for p in info.value.details["problems"]}
+    assert ("quantity", "Must be one of") in problems
+    grouping = target / "variants.yaml"
+    grouping.write_text(grouping.read_text().replace("model: style", "model: pattern"))
+    path.write_text(path.read_text().replace("quantity: STQT", "quantity: AV01"))
+    with pytest.raises(ConfigurationError) as info:
+        load_mappings(target)
+    keys = {p["key"] for p in info.value.details["problems"]}
+    assert keys == {"warehouses.0", "grouping.pattern"}
