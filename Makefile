@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help install demo test test-fast lint bench eval worker beat web flower fuzz db-upgrade replay-failed \
-        resync-orders resync-order sandbox-prestashop sandbox-infor clean prestashop-module php-deps php-test
+        resync-orders resync-order reconcile-stock sandbox-prestashop sandbox-infor clean prestashop-module php-deps \
+        php-test
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | sort
@@ -72,6 +73,9 @@ resync-orders: $(STAMP) ## re-read every PrestaShop order changed since SINCE=YY
 resync-order: $(STAMP) ## sync one PrestaShop order again: ID=n
 	@test -n "$(ID)" || (echo "usage: make resync-order ID=n" && exit 2)
 	$(BIN)/psinfor resync order $(ID)
+
+reconcile-stock: $(STAMP) ## compare every M3 balance with the shop's stock and correct the differences (DRY_RUN=1: report only)
+	$(BIN)/psinfor stock reconcile $(if $(DRY_RUN),--dry-run)
 
 sandbox-prestashop: $(STAMP) ## run the PrestaShop sandbox on :8081
 	$(BIN)/psinfor sandbox prestashop --port 8081 --key $${PS_KEY:-SANDBOXKEY0000000000000000000000}

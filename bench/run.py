@@ -244,6 +244,9 @@ def main() -> None:
             2000, 16, headers={"Authorization": f"Bearer {token}"})
     finally:
         stack.stop()
+    from bench.inventory import bench_inventory
+
+    results["inventory"] = bench_inventory()  # stock at 100,000 SKUs, its own stack
     e2e, bare = results["end_to_end"], results["bare_chains"]
     results["ratios"] = {
         "orders_per_s_over_bare_chains_per_s": round(e2e["orders_per_s"] / max(0.01, bare["chains_per_s"]), 3),
@@ -290,6 +293,10 @@ def _print_summary(r: dict[str, Any]) -> None:
           f"{rec['receiver_cpu_ms_per_request']} ms receiver CPU per request")
     print(f"  sandboxes GET   : PrestaShop {r['sandbox_prestashop_get']['requests_per_s']} req/s, "
           f"Infor {r['sandbox_infor_get']['requests_per_s']} req/s")
+    inv = r["inventory"]
+    print(f"  inventory       : {inv['changed']} of {inv['skus']} SKUs to the shop in {inv['seconds_to_shop']}s "
+          f"({inv['ps_writes']} writes, {inv['infor_calls']} Infor calls); full reconcile {inv['reconcile_seconds']}s "
+          f"({inv['reconcile_diffs']} differences), worker peak RSS {inv['worker_rss_mib'].get('VmHWM')} MiB")
     print(f"  written to {RESULTS / 'latest.json'}")
 
 

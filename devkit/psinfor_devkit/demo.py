@@ -80,8 +80,9 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
         elapsed = time.monotonic() - started
         _summary(store, stack, counts, bad, missed, elapsed, shipped)
         cash_ok = _customers_and_cash(stack, store, timeout)
+        stock_ok = _stock_and_items(stack, store, good[5:8], timeout)
         ok = (counts.get(m.SUCCEEDED, 0) >= len(good) + len(missed) and counts.get(m.DEAD, 0) >= len(bad)
-              and len(shipped) == min(5, len(good)) and real_life and cash_ok)
+              and len(shipped) == min(5, len(good)) and real_life and cash_ok and stock_ok)
     finally:
         click.echo("stopping every process …")
         stack.stop()
@@ -196,6 +197,80 @@ def _summary(store: Store, stack: Stack, counts: dict[str, int], bad: list[int],
     click.echo(f"  DATABASE_URL={db} psinfor events list     # every event and its steps")
     click.echo("  make flower                                   # queues and tasks, dead_letter included (live stack)")
     click.echo(f"  logs: {stack.workdir / 'logs'}")
+
+
+def _stock_and_items(stack: Stack, store: Store, to_ship: list[int], timeout: float) -> bool:
+    """Stock and the item master, Infor → shop: a first reconcile, then M3 ships and receives stock and the
+    shop's quantities follow within one poll; an item only M3 has is reported once; a new M3 style appears in
+    the shop as a product with two combinations."""
+    from integration.config import load_settings
+    from integration.flows import inventory, items
+    from integration.runtime import reset_runtime
+    from tasks.app import app, use_broker
+    from tasks.dispatch import enqueue
+
+    assert stack.redis is not None
+    rt = reset_runtime(load_settings(stack.env))
+    assert rt is not None
+    if app.conf.broker_url != stack.redis.url:  # pointing it again would close the pool in use
+        use_broker(stack.redis.url)
+    api = f"{stack.ps_url}/api"
+    auth = (stack.env["PS_KEY"], "")
+
+    def shop_quantity(product_id: int, attribute: int = 0) -> int:
+        rows = requests.get(f"{api}/stock_availables", auth=auth, timeout=10, params={
+            "filter[id_product]": f"[{product_id}]", "display": "full", "output_format": "JSON"}).json()
+        return {int(r["id_product_attribute"]): int(r["quantity"]) for r in rows["stock_availables"]}[attribute]
+
+    def wait(entity: str, count: int) -> list[m.SyncEvent]:
+        deadline = time.monotonic() + timeout
+        events: list[m.SyncEvent] = []
+        while time.monotonic() < deadline:
+            events = [e for e in store.recent_events(limit=1000) if e.entity == entity and e.source_system == "poller"]
+            if len(events) >= count and all(e.status in m.FINAL_STATUSES for e in events):
+                break
+            time.sleep(0.5)
+        return events
+
+    click.echo("")
+    click.echo("stock and items, Infor → shop")
+    report = inventory.reconcile(rt, "default", apply=inventory.inline_apply(rt, "default"))
+    click.echo(f"  first reconcile : {report.compared} rows compared, {report.newly_bound} bound by reference, "
+               f"{report.differences} differences written ({report.unknown_in_infor} shop product without an "
+               f"M3 item: {', '.join(str(e['reference']) for e in report.examples.get('unknown_in_infor', []))})")
+    inventory.poll_stock(rt, "default", enqueue)  # the watermark
+    items.poll_items(rt, "default", enqueue)
+    for order_id in to_ship:  # M3 ships three more orders …
+        orno = store.get_binding("default", "order", str(order_id))
+        requests.post(f"{stack.infor_url}/_sandbox/orders/{orno}/advance", json={"to": "deliver"}, timeout=10)
+    mug_before = shop_quantity(3)
+    requests.post(f"{stack.infor_url}/_sandbox/stock", json={"itno": "MUG-CERAMIC-350", "whlo": "100",
+                                                             "qty": 450}, timeout=10)  # … and receives mugs
+    requests.post(f"{stack.infor_url}/_sandbox/items", json={"itno": "ZZ-DEMO-ONLY", "ITDS": "Only in M3"}, timeout=10)
+    requests.post(f"{stack.infor_url}/_sandbox/stock", json={"itno": "ZZ-DEMO-ONLY", "whlo": "100", "qty": 4},
+                  timeout=10)
+    polled = inventory.poll_stock(rt, "default", enqueue)
+    stock_events = wait("stock", polled["enqueued"])
+    written = sum(int((e.result or {}).get("written", 0)) for e in stock_events)
+    click.echo(f"  one stock poll  : {polled['items']} items changed in M3, {written} shop rows written "
+               f"(mug {mug_before} → {shop_quantity(3)})")
+    unknown = [u.item_number for u in store.unknown_items("default")]
+    click.echo(f"  unknown item    : {', '.join(unknown) or 'none'} reported once — Resolution: "
+               + inventory.UNKNOWN_HINT.format(itno=unknown[0] if unknown else "ITNO"))
+    for itno, code, colour, qty in (("RJ-DEMO-RED", "RED", "Red", 12), ("RJ-DEMO-YLW", "YLW", "Yellow", 8)):
+        requests.post(f"{stack.infor_url}/_sandbox/items", timeout=10, json={
+            "itno": itno, "ITDS": f"Rain jacket {colour}", "FUDS": "Waterproof rain jacket", "HDPR": "RJ-DEMO",
+            "FTIZ": "COLOR", "OPTZ": code, "TZ15": colour, "GRWE": "0.450", "price": "59.00"})
+        requests.post(f"{stack.infor_url}/_sandbox/stock", json={"itno": itno, "whlo": "100", "qty": qty}, timeout=10)
+    items.poll_items(rt, "default", enqueue)
+    item_events = wait("item", 1)
+    product_id = rt.binder("default", "product").to_shop("RJ-DEMO")
+    rows = rt.binder("default", "item").to_shop_many(["RJ-DEMO-RED", "RJ-DEMO-YLW"])
+    quantities = {itno: shop_quantity(*map(int, key.split(":"))) for itno, key in rows.items()}
+    click.echo(f"  new M3 style    : RJ-DEMO is shop product {product_id} with {len(rows)} combinations "
+               f"({', '.join(f'{k} {rows[k]} stock {q}' for k, q in sorted(quantities.items()))})")
+    return (bool(stock_events) and all(e.status == m.SUCCEEDED for e in stock_events) and unknown == ["ZZ-DEMO-ONLY"]
+            and product_id is not None and len(rows) == 2 and all(e.status == m.SUCCEEDED for e in item_events))
 
 
 def _customers_and_cash(stack: Stack, store: Store, timeout: float) -> bool:

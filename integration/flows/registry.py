@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from integration.connectors.prestashop import webhooks
-from integration.flows import customer_sync, invoices, order_status, orders
+from integration.flows import customer_sync, inventory, invoices, items, order_status, orders
 from integration.flows.base import Flow
 
 FLOWS: dict[str, Flow] = {flow.entity: flow for flow in (
@@ -20,6 +20,8 @@ FLOWS: dict[str, Flow] = {flow.entity: flow for flow in (
     customer_sync.ADDRESS_FLOW,
     customer_sync.M3_CUSTOMER_FLOW,
     invoices.FLOW,
+    inventory.FLOW,
+    items.FLOW,
 )}
 
 

@@ -12,6 +12,7 @@ fails naming the field, its length and the source's.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,43 @@ class InboundConfig:
 
 
 @dataclass(frozen=True)
+class VariantGrouping:
+    """How M3 items group into one shop product (``variants.yaml`` grouping)."""
+
+    model: str = "none"  # style | pattern | none
+    pattern: re.Pattern[str] | None = None
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InventoryConfig:
+    """``inventory.yaml``: the shop's quantity from M3's balances."""
+
+    quantity_field: str = "AV01"
+    warehouses: tuple[str, ...] = ("100",)
+    safety_stock: Decimal = Decimal(0)
+    safety_stock_by_item: dict[str, Decimal] = field(default_factory=dict)
+    page_size: int = 1000
+    delta_page_size: int = 10000
+
+
+@dataclass(frozen=True)
+class ItemsConfig:
+    """``items.yaml``: the item master's way into the shop."""
+
+    facility: str
+    languages: dict[int, str]
+    price_source: str
+    price_list: str
+    currency: str
+    price_customer: str
+    price_includes_tax: bool
+    tax_rate: Decimal
+    id_category_default: int
+    id_tax_rules_group: int
+
+
+@dataclass(frozen=True)
 class MappingConfig:
     directory: Path
     orders: OrdersConfig
@@ -196,6 +234,9 @@ class MappingConfig:
     inbound: InboundConfig
     customer_sync: CustomerSyncConfig = field(default_factory=CustomerSyncConfig)
     invoices: InvoicesConfig = field(default_factory=InvoicesConfig)
+    inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    items: ItemsConfig | None = None
+    variant_grouping: VariantGrouping = field(default_factory=VariantGrouping)
 
 
 class _Problems:
@@ -588,6 +629,52 @@ def _inbound(data: dict[str, Any], problems: _Problems) -> InboundConfig:
                          frozenset(str(s) for s in data["sellable_item_statuses"]))
 
 
+def _grouping(data: dict[str, Any], problems: _Problems) -> VariantGrouping:
+    raw = data.get("grouping") or {"model": "none"}
+    pattern = None
+    if raw["model"] == "pattern":
+        try:
+            pattern = re.compile(raw.get("pattern") or "")
+        except re.error as exc:
+            problems.add("variants.yaml", "grouping.pattern", f"not a valid regular expression: {exc}")
+        else:
+            if "product" not in pattern.groupindex:
+                problems.add("variants.yaml", "grouping.pattern", "needs a named group 'product' (?P<product>...)")
+    values = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in (raw.get("values") or {}).items()}
+    return VariantGrouping(raw["model"], pattern, values)
+
+
+def _inventory(data: dict[str, Any], problems: _Problems) -> InventoryConfig:
+    warehouses = tuple(str(w) for w in data["warehouses"])
+    for i, whlo in enumerate(warehouses):
+        if len(whlo) > 3:
+            problems.add("inventory.yaml", f"warehouses.{i}", f"{whlo!r} is longer than WHLO's 3 characters")
+    by_item = {str(k): v for k, v in data["safety_stock_by_item"].items()}
+    for itno in by_item:
+        if len(itno) > 15:
+            problems.add("inventory.yaml", f"safety_stock_by_item.{itno}", "longer than ITNO's 15 characters")
+    return InventoryConfig(data["quantity"], warehouses, data["safety_stock"], by_item, data["page_size"],
+                           data["delta_page_size"])
+
+
+def _items(data: dict[str, Any], problems: _Problems) -> ItemsConfig:
+    file = "items.yaml"
+    if len(data["facility"]) > 3:
+        problems.add(file, "facility", f"{data['facility']!r} is longer than FACI's 3 characters")
+    for lang, lncd in data["languages"].items():
+        if len(lncd) > 2:
+            problems.add(file, f"languages.{lang}", f"{lncd!r} is longer than LNCD's 2 characters")
+    price = data["price"]
+    if price["source"] == "OIS017MI" and not (price["price_list"] and price["currency"]):
+        problems.add(file, "price", "OIS017MI needs price_list (PRRF) and currency (CUCD)")
+    if price["source"] == "OIS320MI" and not price["customer"]:
+        problems.add(file, "price.customer", "OIS320MI prices an order line for a customer: give its CUNO")
+    return ItemsConfig(str(data["facility"]), dict(data["languages"]), price["source"], str(price["price_list"]),
+                       str(price["currency"]).upper(), str(price["customer"]), bool(price["includes_tax"]),
+                       price["tax_rate"], data["create"]["id_category_default"],
+                       data["create"]["id_tax_rules_group"])
+
+
 def load_mappings(directory: str | Path) -> MappingConfig:
     """Read, check and compile every mapping file; ``ConfigurationError`` lists every problem found."""
     directory = Path(directory)
@@ -609,8 +696,12 @@ def load_mappings(directory: str | Path) -> MappingConfig:
     inbound = _inbound(data["inbound.yaml"], problems) if "inbound.yaml" in data else None
     customer_sync = build_customer_sync(data.get("customer_sync.yaml", {}), problems.add)
     invoices = build_invoices(data.get("invoices.yaml", {}), problems.add)
+    inventory = _inventory(data["inventory.yaml"], problems) if "inventory.yaml" in data else None
+    items = _items(data["items.yaml"], problems) if "items.yaml" in data else None
+    grouping = _grouping(data["variants.yaml"], problems) if "variants.yaml" in data else None
     problems.raise_if_any()
     assert orders and customers and currencies and statuses and enrichment and ownership and inbound
+    assert inventory and items and grouping
     defaults, rules = enrichment
     owner_defaults, owners = ownership
     validation = data["validation.yaml"]
@@ -638,4 +729,7 @@ def load_mappings(directory: str | Path) -> MappingConfig:
         inbound=inbound,
         customer_sync=customer_sync,
         invoices=invoices,
+        inventory=inventory,
+        items=items,
+        variant_grouping=grouping,
     )

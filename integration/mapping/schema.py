@@ -162,12 +162,20 @@ class CurrenciesFile(Strict):
     max_difference = fields.Decimal(required=True, validate=validate.Range(min=0))
 
 
+class GroupingSchema(Strict):
+    model = fields.String(validate=validate.OneOf(["style", "pattern", "none"]), required=True)
+    pattern = fields.String(load_default="")
+    values = fields.Dict(keys=fields.String(), values=fields.Dict(keys=Scalar(), values=fields.String()),
+                         load_default=dict)
+
+
 class VariantsFile(Strict):
     order = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)), required=True,
                         validate=validate.Length(min=1))
     table = fields.Dict(keys=fields.String(validate=validate.Regexp(
         r"^\d+(:\d+)?$", error="keys are 'product_id' or 'product_id:combination_id'")),
         values=fields.String(validate=validate.Length(min=1, max=15)), load_default=dict)
+    grouping = fields.Nested(GroupingSchema, load_default=lambda: {"model": "none", "pattern": "", "values": {}})
 
 
 class EnrichmentRuleSchema(Strict):
@@ -239,6 +247,38 @@ class InboundFile(Strict):
     sellable_item_statuses = fields.List(Scalar(), load_default=list)
 
 
+class InventoryFile(Strict):
+    quantity = fields.String(validate=validate.OneOf(["AV01", "AV02"]), required=True)
+    warehouses = fields.List(Scalar(), required=True, validate=validate.Length(min=1))
+    safety_stock = fields.Decimal(load_default=0, validate=validate.Range(min=0))
+    safety_stock_by_item = fields.Dict(keys=Scalar(), values=fields.Decimal(validate=validate.Range(min=0)),
+                                       load_default=dict)
+    page_size = fields.Integer(load_default=1000, validate=validate.Range(10, 10000))
+    delta_page_size = fields.Integer(load_default=10000, validate=validate.Range(10, 100000))
+
+
+class ItemPriceSchema(Strict):
+    source = fields.String(validate=validate.OneOf(["OIS017MI", "OIS320MI", "MMS200MI"]), required=True)
+    price_list = Scalar(load_default="")
+    currency = fields.String(load_default="")
+    customer = Scalar(load_default="")
+    includes_tax = fields.Boolean(load_default=False)
+    tax_rate = fields.Decimal(load_default=0, validate=validate.Range(min=0, max=1))
+
+
+class ItemCreateSchema(Strict):
+    id_category_default = fields.Integer(required=True, validate=validate.Range(min=1))
+    id_tax_rules_group = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class ItemsFile(Strict):
+    facility = Scalar(required=True)
+    languages = fields.Dict(keys=fields.Integer(validate=validate.Range(min=1)), values=fields.String(),
+                            required=True, validate=validate.Length(min=1))
+    price = fields.Nested(ItemPriceSchema, required=True)
+    create = fields.Nested(ItemCreateSchema, required=True)
+
+
 FILES: dict[str, type[Schema]] = {
     "orders.yaml": OrdersFile,
     "customers.yaml": CustomersFile,
@@ -251,4 +291,6 @@ FILES: dict[str, type[Schema]] = {
     "validation.yaml": ValidationFile,
     "ownership.yaml": OwnershipFile,
     "inbound.yaml": InboundFile,
+    "inventory.yaml": InventoryFile,
+    "items.yaml": ItemsFile,
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -292,3 +293,35 @@ class ReconciliationLine(Base):
     orno: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(16))  # ok | difference | open | missing
     line: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StockWritten(Base):
+    """The last quantity written to (or seen in) each shop stock row, so a row is written only when its quantity
+    changes. ``as_of`` (ms) is when M3's balance behind it was read: an older reading never replaces a newer one.
+    A narrow table rather than binding data: the stock flow reads a window of rows and the reconcile writes
+    100,000 of them in set-based statements, and bindings stay identity only."""
+
+    __tablename__ = "stock_written"
+
+    connection: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_key: Mapped[str] = mapped_column(String(32), primary_key=True)  # "id_product:id_product_attribute"
+    item_number: Mapped[str] = mapped_column(String(64))
+    id_stock_available: Mapped[int | None] = mapped_column(Integer, default=None)
+    quantity: Mapped[int | None] = mapped_column(Integer, default=None)
+    as_of: Mapped[int] = mapped_column(BigInteger, default=0)
+    written_at: Mapped[datetime | None] = mapped_column(default=None)
+    event_id: Mapped[int | None] = mapped_column(Integer, default=None)  # the event that wrote it last
+
+
+class UnknownItem(Base):
+    """An M3 item the shop does not have, reported once (when first seen) with a resolution hint; the row goes
+    once the item is bound."""
+
+    __tablename__ = "unknown_item"
+
+    connection: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # the flow that met it: stock | item | reconcile
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

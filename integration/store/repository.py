@@ -766,6 +766,137 @@ class Store:
                     for t in times]
 
 
+    def _upsert(self) -> Any:
+        """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return postgresql.insert if get_engine(self.url).dialect.name == "postgresql" else sqlite.insert
+
+    def bind_many(self, connection: str, entity: str, pairs: Sequence[tuple[str, str]],
+                  chunk: int = 1000) -> int:
+        """Bind many (ps_id, infor_id) pairs at once; a pair whose either side is already bound is left out
+        (ON CONFLICT DO NOTHING). Returns how many bindings exist for the pairs afterwards."""
+        now = m.utcnow()
+        statement = self._upsert()(m.Binding).on_conflict_do_nothing()
+        for start in range(0, len(pairs), chunk):
+            rows = [{"connection": connection, "entity": entity, "ps_id": str(ps), "infor_id": str(infor),
+                     "data": None, "closed_at": None, "created_at": now, "updated_at": now}
+                    for ps, infor in pairs[start:start + chunk]]
+            with get_engine(self.url).begin() as conn:
+                conn.execute(statement, rows)
+        return len(pairs)
+
+    def all_bindings(self, connection: str, entity: str, page: int = 5000) -> Iterator[tuple[str, str]]:
+        """(ps_id, infor_id) of every binding (claims left out), page by page."""
+        after = 0
+        while True:
+            with self.session() as s:
+                rows = s.execute(
+                    select(m.Binding.id, m.Binding.ps_id, m.Binding.infor_id).where(
+                        m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.id > after,
+                        m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"),
+                    ).order_by(m.Binding.id).limit(page)
+                ).all()
+            yield from ((str(r[1]), str(r[2])) for r in rows)
+            if len(rows) < page:
+                return
+            after = int(rows[-1][0])
+
+    def bindings_by_ps(self, connection: str, entity: str, ps_ids: Sequence[str],
+                       chunk: int = 500) -> dict[str, str]:
+        """Shop id -> Infor id for many shop ids at once."""
+        found: dict[str, str] = {}
+        for start in range(0, len(ps_ids), chunk):
+            part = [str(p) for p in ps_ids[start:start + chunk]]
+            with self.session() as s:
+                found.update((str(p), str(i)) for p, i in s.execute(
+                    select(m.Binding.ps_id, m.Binding.infor_id).where(
+                        m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id.in_(part),
+                        m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"))))
+        return found
+
+    def stock_memory(self, connection: str, row_keys: Sequence[str], chunk: int = 500) -> dict[str, dict[str, Any]]:
+        """What was last written to (or seen in) these shop stock rows: key -> {item_number, id_stock_available,
+        quantity, as_of, event_id}."""
+        found: dict[str, dict[str, Any]] = {}
+        sw = m.StockWritten
+        for start in range(0, len(row_keys), chunk):
+            part = list(row_keys[start:start + chunk])
+            with get_engine(self.url).connect() as conn:
+                for r in conn.execute(select(sw.row_key, sw.item_number, sw.id_stock_available, sw.quantity,
+                                             sw.as_of, sw.event_id).where(sw.connection == connection,
+                                                                          sw.row_key.in_(part))):
+                    found[r.row_key] = {"item_number": r.item_number, "id_stock_available": r.id_stock_available,
+                                        "quantity": r.quantity, "as_of": int(r.as_of or 0), "event_id": r.event_id}
+        return found
+
+    def remember_stock(self, connection: str, rows: Sequence[dict[str, Any]], *, written: bool = False,
+                       chunk: int = 1000) -> None:
+        """Record rows' quantities (``row_key``, ``item_number``, ``quantity``, ``as_of``, optional
+        ``id_stock_available`` and ``event_id``), each only over a reading no newer than its own ``as_of``
+        (a late, older reading never replaces a newer one). ``written``: these are our writes (``written_at``
+        and ``event_id`` are set). One statement per chunk of rows."""
+        sw = m.StockWritten
+        statement = self._upsert()(sw)
+        excluded = statement.excluded
+        update_set: dict[str, Any] = {
+            "item_number": excluded.item_number, "quantity": excluded.quantity, "as_of": excluded.as_of,
+            "id_stock_available": func.coalesce(excluded.id_stock_available, sw.id_stock_available)}
+        if written:
+            update_set.update(written_at=excluded.written_at, event_id=excluded.event_id)
+        statement = statement.on_conflict_do_update(index_elements=[sw.connection, sw.row_key], set_=update_set,
+                                                    where=sw.as_of <= excluded.as_of)
+        now = m.utcnow() if written else None
+        for start in range(0, len(rows), chunk):
+            values = [{"connection": connection, "row_key": row["row_key"], "item_number": row["item_number"],
+                       "quantity": row.get("quantity"), "as_of": int(row.get("as_of") or 0),
+                       "id_stock_available": row.get("id_stock_available"), "written_at": now,
+                       "event_id": row.get("event_id") if written else None}
+                      for row in rows[start:start + chunk]]
+            with get_engine(self.url).begin() as conn:
+                conn.execute(statement, values)
+
+    def forget_stock_row(self, connection: str, row_key: str) -> None:
+        """The shop row id we kept is wrong (the row is gone): look it up again next time."""
+        with self.session() as s:
+            s.execute(update(m.StockWritten).where(m.StockWritten.connection == connection,
+                                                   m.StockWritten.row_key == row_key)
+                      .values(id_stock_available=None))
+
+    def note_unknown_items(self, connection: str, item_numbers: Sequence[str], source: str) -> list[str]:
+        """Record M3 items the shop does not have; returns those not recorded before (to be reported, once)."""
+        if not item_numbers:
+            return []
+        ui = m.UnknownItem
+        wanted = sorted(set(item_numbers))
+        now = m.utcnow()
+        with self.session() as s:
+            known = set(s.scalars(select(ui.item_number).where(ui.connection == connection,
+                                                               ui.item_number.in_(wanted))))
+            if known:
+                s.execute(update(ui).where(ui.connection == connection, ui.item_number.in_(sorted(known)))
+                          .values(times_seen=ui.times_seen + 1, last_seen_at=now))
+        new = [i for i in wanted if i not in known]
+        upsert = self._upsert()
+        with get_engine(self.url).begin() as conn:
+            for itno in new:
+                conn.execute(upsert(ui).values(connection=connection, item_number=itno, source=source,
+                                               times_seen=1, first_seen_at=now, last_seen_at=now)
+                             .on_conflict_do_nothing())
+        return new
+
+    def resolve_unknown_items(self, connection: str, item_numbers: Sequence[str]) -> None:
+        if item_numbers:
+            with self.session() as s:
+                s.execute(delete(m.UnknownItem).where(m.UnknownItem.connection == connection,
+                                                      m.UnknownItem.item_number.in_(list(item_numbers))))
+
+    def unknown_items(self, connection: str, limit: int = 1000) -> list[m.UnknownItem]:
+        with self.session() as s:
+            return list(s.scalars(select(m.UnknownItem).where(m.UnknownItem.connection == connection)
+                                  .order_by(m.UnknownItem.item_number).limit(limit)))
+
+
 def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
     return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
 
@@ -815,6 +946,7 @@ class _Q:
                                        updated_at=bindparam("b_now"))
     update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
         infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
+    # -- batch bindings, stock memory and unknown items (stock and item flows) ---------------------------
 
 
 @contextmanager

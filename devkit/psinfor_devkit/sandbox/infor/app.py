@@ -598,6 +598,9 @@ def create_app(gateway: Gateway) -> Flask:
     def not_found(_: Exception) -> Response:
         return _json({"error": "Not Found", "path": request.path}, 404)
 
+    from psinfor_devkit.sandbox.infor import catalogue_scale
+
+    catalogue_scale.register_routes(app, gateway)  # generated catalogue, "change N %"
     return app
 
 

@@ -330,6 +330,9 @@ class M3State(InvoicesMixin):
             if name.startswith("tx_"):
                 _, program, transaction = name.split("_", 2)
                 table[f"{program}/{transaction}"] = getattr(self, name)
+        from psinfor_devkit.sandbox.infor import catalogue_scale  # item master and balances at catalogue scale
+
+        table.update(catalogue_scale.handlers(self))
         return table
 
     # -- look-ups -------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from lxml import etree
 
 from psinfor_devkit.sandbox.faults import Decision, FaultConfig, Faults
 from psinfor_devkit.sandbox.prestashop import render
+from psinfor_devkit.sandbox.prestashop import stock as catalogue_side
 from psinfor_devkit.sandbox.prestashop.notify import WebhookSender
 from psinfor_devkit.sandbox.prestashop.query import (
     WsError,
@@ -539,6 +540,9 @@ class PrestaShopSandboxApp:
             return self._json({"ok": True})
         if path == "/_sandbox/health":
             return self._json({"ok": True, "version": state.version})
+        handled = catalogue_side.control(self, method, path, data)  # generated catalogue, writes by resource
+        if handled is not None:
+            return handled
         return self._json({"error": f"no control route {method} {path}"}, 404)
 
     def place_orders(self, data: dict[str, Any]) -> list[int]:

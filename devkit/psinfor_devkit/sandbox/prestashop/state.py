@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from psinfor_devkit.sandbox import catalogue
+from psinfor_devkit.sandbox.prestashop import stock as catalogue_side
 from psinfor_devkit.sandbox.prestashop.query import WsError
 from psinfor_devkit.sandbox.prestashop.schema import RESOURCES, Field, Resource
 
@@ -150,6 +151,7 @@ class ShopState:
         self._delivery_number = 0
         self._cart_id = 100
         self._seed()
+        catalogue_side.install(self)  # attribute groups/values, write counters
 
     # -- basics -----------------------------------------------------------------------------------------
 
@@ -682,6 +684,7 @@ class ShopState:
             saved.append(record)
             if pending:
                 events.append(pending)
+        catalogue_side.count_write(self, method, resource_name, len(saved))
         for event, object_id in events:
             self.events(event, object_id)
         return saved
@@ -718,6 +721,8 @@ class ShopState:
             if "date_add" in resource.by_name and not obj.get("date_add"):
                 record["date_add"] = now
             record = self._insert(resource.name, {k: v for k, v in record.items() if k != "id"})
+            catalogue_side.after_create(self, resource.name, record)  # stock rows, product associations
+            record = self.tables[resource.name][int(record["id"])]
             return record, self._event_for(resource.name, "POST", record)
         assert existing is not None
         if resource.name == "orders" and record["current_state"] != existing["current_state"]:

@@ -1,14 +1,14 @@
 """reconciliation_line: the nightly (and on-demand) order-to-cash reconciliation, one row per order and run
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,91 @@
+"""A worker killed with SIGKILL in the middle of a stock window, then restarted: no change is lost and no shop
+row is written twice (the re-run asks the shop what the unconfirmed rows hold before writing them).
+
+The worker is a real ``celery worker`` process (an embedded one cannot be SIGKILLed without the test); the
+sandboxes run in the test process, over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from integration.flows import inventory
+from integration.flows.maintenance import sweep
+from integration.store import models as m
+from tests.integration.conftest import BROKER_PREFIX, PS_KEY, WEBHOOK_SECRET, wait_until
+from tests.integration.test_inventory import CONNECTION, Stock
+
+BIN = Path(sys.executable).parent
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("ab")
+    ready = log.with_suffix(".ready")
+    proc = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c", "4", "-l", "INFO",
+         "-Q", "stock,dead_letter", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env={**env, "PSINFOR_READY_FILE": str(ready)}, stdout=handle, stderr=subprocess.STDOUT,
+        start_new_session=True, cwd=Path(__file__).resolve().parents[2])
+    handle.close()
+    wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=60)
+    assert proc.poll() is None, log.read_text()[-3000:]
+    return proc
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_sigkill_mid_window_loses_nothing_and_writes_nothing_twice(tmp_path, db_url, redis_url, systems):
+    from tasks.dispatch import enqueue
+
+    stock = Stock(systems)
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "PS_URL": f"{systems.ps.url}/api",
+           "PS_KEY": PS_KEY, "IONAPI_FILE": str(systems.ionapi), "WEBHOOK_SECRET": WEBHOOK_SECRET,
+           "PSINFOR_BROKER_PREFIX": BROKER_PREFIX, "PSINFOR_EVENT_LOCK_SECONDS": "10",
+           "PSINFOR_RETRY_BACKOFF": "0.2", "PSINFOR_RETRY_BACKOFF_MAX": "1", "LOG_FORMAT": "json"}
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        stock.generate(60)
+        stock.align()
+        items = sorted(stock.rt.binder(CONNECTION, inventory.ITEM).to_shop_many(
+            [f"G{n:06d}-{s}" for n in range(1, 16) for s in ("S", "M", "L", "XL")]))[:30]
+        expected = {itno: stock.shop(stock.row(itno)) + 3 for itno in items}
+        for itno, qty in expected.items():
+            stock.set_m3(itno, qty)
+        stock.reset_writes()
+        # Slow shop answers keep the window inside its load step long enough to kill the worker there.
+        stock.ps_faults(latency_ms=300)
+        workers.append(_start_worker(env, tmp_path / "worker1.log"))
+        assert inventory.poll_stock(stock.rt, CONNECTION, enqueue)["enqueued"] == 1
+        wait_until(lambda: stock.writes().get("PATCH stock_availables", 0) >= 5, timeout=60)
+        _kill(workers[0])
+        [event] = stock.events()
+        assert event.status not in m.FINAL_STATUSES, "the kill came too late to test anything"
+        assert stock.writes()["PATCH stock_availables"] < len(items)
+
+        requests.delete(f"{systems.ps.url}/_sandbox/faults", timeout=10).raise_for_status()
+        workers.append(_start_worker(env, tmp_path / "worker2.log"))
+        sweep(stock.rt, enqueue, stale_seconds=0)  # the beat sweeper finds the window the dead worker left
+        [event] = stock.wait_final(1, timeout=120)
+        assert event.status == m.SUCCEEDED, event.last_error
+        counts = event.result["counts"]
+        # The re-run skipped what the dead worker had written and confirmed (instead of re-sending) a write
+        # whose answer it never saw.
+        assert sum(counts.values()) == len(items) and counts["written"] < len(items)
+        assert stock.writes() == {"PATCH stock_availables": len(items)}  # every row once, none twice
+        assert {itno: stock.shop(stock.row(itno)) for itno in items} == expected
+    finally:
+        for proc in workers:
+            _kill(proc)
