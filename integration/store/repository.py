@@ -946,7 +946,6 @@ class _Q:
                                        updated_at=bindparam("b_now"))
     update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
         infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
-    # -- batch bindings, stock memory and unknown items (stock and item flows) ---------------------------
 
 
 @contextmanager
