@@ -57,8 +57,8 @@ def _usual_orders(pipeline: Pipeline, count: int = 6) -> None:
         assert event.status == m.SUCCEEDED, event.last_error
 
 
-def _held(pipeline: Pipeline) -> tuple[int, m.SyncEvent]:
-    [order_id] = pipeline.place(customer_id=CUSTOMER, lines=TWENTY_TIMES)
+def _held(pipeline: Pipeline, lines: list[dict[str, int]] = TWENTY_TIMES) -> tuple[int, m.SyncEvent]:
+    [order_id] = pipeline.place(customer_id=CUSTOMER, lines=lines)
     [event] = pipeline.wait_final(order_id)
     assert event.status == m.HELD, (event.status, event.last_error)
     assert event.current_step == "validate"
@@ -113,3 +113,16 @@ def test_a_held_order_skipped_from_the_cli_ends_skipped_with_the_reason(pipeline
     assert done.result["by"] == "ana"
     assert len(pipeline.infor_orders()) == 6  # never reached M3
     assert CliRunner().invoke(main, ["events", "release", str(event.id)]).exit_code != 0
+
+
+def test_with_the_shipped_thresholds_a_third_order_within_the_hour_is_held_for_velocity(systems: Any, worker: Any):
+    """The shipped ``detectors`` (no relaxed copy): two orders of a customer pass, the third within the
+    velocity window is held with the ``velocity`` finding naming the earlier two."""
+    pipeline = Pipeline(systems.ps, systems.infor, systems.receiver, systems.rt)
+    first = [pipeline.place(customer_id=CUSTOMER, lines=USUAL)[0] for _ in range(2)]
+    for order_id in first:
+        [event] = pipeline.wait_final(order_id)
+        assert event.status == m.SUCCEEDED, event.last_error
+    _, event = _held(pipeline, USUAL)
+    [velocity] = event.last_error["details"]["findings"]
+    assert velocity["detector"] == "velocity" and velocity["evidence"]["earlier_orders"] == sorted(first)
