@@ -66,6 +66,30 @@ def enqueue_new_event(store: Store, new: NewEvent, enqueue: Enqueue) -> tuple[in
     return event_id, created
 
 
+
+@dataclass(frozen=True)
+class Released:
+    entity: str
+    from_step: str | None
+    published: bool  # False: the broker did not answer; the sweeper enqueues the (queued) event later
+
+
+def release_held(store: Store, event_id: int, released_by: str, enqueue: Enqueue) -> Released | None:
+    """An operator releases a held event (console and CLI alike): it goes back through its flow from the step
+    that held it, with the release noted in its payload (an anomaly check lets it through), published once.
+    None when the event is not held."""
+    reopened = store.release_held(event_id, released_by)
+    if reopened is None:
+        return None
+    entity, step = reopened
+    try:
+        enqueue(event_id, entity, step)
+    except Exception as exc:
+        log.warning("publish failed; the sweeper will enqueue the released event", event_id=event_id,
+                    error=type(exc).__name__)
+        return Released(entity, step, False)
+    return Released(entity, step, True)
+
 def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None) -> list[int]:
     """Re-enqueue events stuck in a non-final state (a lost chain, a dead worker, a failed publish)."""
     from integration.flows.registry import FLOWS

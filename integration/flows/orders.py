@@ -134,7 +134,9 @@ def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[
 
 
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
-    """Business rules before the write; anomalies hold the order for review."""
+    """Business rules before the write; anomalies hold the order for review (``HeldForReview``, findings in its
+    details) until an operator releases it (the release flag in the payload) or skips it. The order's compact
+    history row is kept either way: accepted when it goes on, not accepted while held."""
     from integration.validation.rules import raise_if_failed
 
     if "cancel" in transformed:
@@ -144,8 +146,26 @@ def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict
     raise_if_failed(engine.validate_order(order, transformed["calls"], cuno=transformed["cuno"]),
                     f"order {event.source_id}")
     if not event.payload.get(m.REVIEW_RELEASED):  # an operator released it: the anomalies were seen
-        engine.check_anomalies(order)  # raises HeldForReview
+        _check_anomalies(rt, event, order, transformed["cuno"])
+    _remember(rt, event, order, accepted=True)
     return transformed
+
+
+def _check_anomalies(rt: Runtime, event: EventView, order: Any, cuno: str) -> None:
+    """Fixed limits and the detectors against the order's history; a held order is remembered (velocity)."""
+    from integration.ai import history
+
+    try:
+        rt.mapping.check_anomalies(order, context=history.context_for(rt, event.connection, order, cuno))
+    except HeldForReview:
+        _remember(rt, event, order, accepted=False)
+        raise
+
+
+def _remember(rt: Runtime, event: EventView, order: Any, *, accepted: bool) -> None:
+    from integration.ai import history
+
+    history.record(rt, event.connection, order, accepted=accepted, event_id=event.id)
 
 
 def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, Any]:

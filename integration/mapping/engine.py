@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from integration.canonical import (
     Address,
@@ -25,6 +25,7 @@ from integration.canonical import (
     Totals,
 )
 from integration.errors import HeldForReview, MappingError, ValidationFailed
+from integration.jsonutil import to_jsonable
 from integration.transform import money
 from integration.transform.address import (
     country_alpha2,
@@ -49,6 +50,9 @@ from .fieldmap import render
 from .inbound import infor_to_canonical
 from .loader import MappingConfig, TransactionMap, load_mappings
 from .records import RecordReader, order_rows
+
+if TYPE_CHECKING:
+    from integration.ai.anomaly import DetectionContext
 
 
 class InforCall(TypedDict):
@@ -436,15 +440,24 @@ class MappingEngine:
                                 countries_must_match=a.countries_must_match, usual_quantity=usual_quantity,
                                 usual_amount=usual_amount)
 
-    def check_anomalies(self, order: Order, *, usual_quantity: Decimal | None = None,
-                        usual_amount: Decimal | None = None) -> None:
-        """Raise ``HeldForReview`` when the order looks wrong enough for an operator to see it first."""
+    def check_anomalies(self, order: Order, *, context: DetectionContext | None = None,
+                        usual_quantity: Decimal | None = None, usual_amount: Decimal | None = None) -> None:
+        """Raise ``HeldForReview`` when the order looks wrong enough for an operator to see it first: the fixed
+        limits of ``validation.yaml`` → ``anomalies``, and, given the order's ``context`` (its history, read by
+        ``integration.ai.history``), the detectors of ``detectors``. Each finding (detector, score, message,
+        evidence) is in the error's details."""
+        from integration.ai.anomaly import detect
+
         found = self.anomalies(order, usual_quantity=usual_quantity, usual_amount=usual_amount)
-        if found:
+        findings = detect(order, context, self.config.validation.detectors) if context is not None else []
+        if found or findings:
+            messages = [f.message for f in findings] + [x.message for x in found]
             raise HeldForReview(
-                f"order {order.ps_order_id} held for review: " + "; ".join(x.message for x in found),
-                resolution="check the order with the customer, then release it (or cancel it in the shop)",
-                details={"anomalies": [x.to_dict() for x in found]},
+                f"order {order.ps_order_id} held for review: " + "; ".join(messages),
+                resolution="check the order with the customer, then release it (psinfor events release ID) or "
+                           "skip it (psinfor events skip ID --reason ...)",
+                details={"findings": [to_jsonable(f.to_dict()) for f in findings],
+                         "anomalies": [x.to_dict() for x in found]},
             )
 
     # --- statuses ---------------------------------------------------------------------------------------

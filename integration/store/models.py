@@ -325,3 +325,54 @@ class UnknownItem(Base):
     times_seen: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderHistory(Base):
+    """What the anomaly detectors remember of an order once it was judged (integration/ai/history.py): compact,
+    so detection reads a few small rows instead of step snapshots. ``accepted`` = it went on to M3 (passed, or
+    released by an operator); a held order is kept with ``accepted`` false (it counts for velocity only) and
+    stays so when it is skipped. The delivery address is kept as a hash, never in clear."""
+
+    __tablename__ = "order_history"
+    __table_args__ = (
+        UniqueConstraint("connection", "ps_order_id", name="uq_order_history_order"),
+        Index("ix_order_history_customer", "connection", "customer_id", "placed_at"),
+        Index("ix_order_history_placed", "connection", "placed_at"),
+        Index("ix_order_history_address", "connection", "address_hash", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    ps_order_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(Integer)
+    customer_group: Mapped[int] = mapped_column(Integer, default=0)
+    placed_at: Mapped[datetime]
+    value: Mapped[str] = mapped_column(String(32))  # Decimal as text, ERP currency
+    erp_currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(String(3))
+    invoice_country: Mapped[str] = mapped_column(String(3), default="")
+    delivery_country: Mapped[str] = mapped_column(String(3), default="")
+    carrier: Mapped[str] = mapped_column(String(64), default="")
+    address_hash: Mapped[str] = mapped_column(String(32), default="")
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[item number, quantity, unit price], ...]
+    accepted: Mapped[bool] = mapped_column(default=False)
+    event_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrderHistoryLine(Base):
+    """One line of an accepted order: the quantity detector's per-item and per-group samples, read by index."""
+
+    __tablename__ = "order_history_line"
+    __table_args__ = (
+        Index("ix_order_history_line_item", "connection", "customer_group", "item_number", "id"),
+        Index("ix_order_history_line_group", "connection", "customer_group", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    history_id: Mapped[int] = mapped_column(ForeignKey("order_history.id", ondelete="CASCADE"), index=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    customer_group: Mapped[int] = mapped_column(Integer, default=0)
+    item_number: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)

@@ -897,6 +897,94 @@ class Store:
                                   .order_by(m.UnknownItem.item_number).limit(limit)))
 
 
+    # -- order history (the anomaly detectors' memory: integration/ai/history.py) ------------------------------
+    def record_order_history(self, row: dict[str, Any]) -> None:
+        """Keep (or update) one order's compact history row; an accepted order's lines are indexed for the
+        quantity samples. ``row`` has the columns of ``OrderHistory`` (``lines``: [[item, qty, price], ...])."""
+        oh, ol = m.OrderHistory, m.OrderHistoryLine
+        for attempt in (1, 2):
+            try:
+                with self.session() as s:
+                    existing = s.scalars(select(oh).where(oh.connection == row["connection"],
+                                                          oh.ps_order_id == row["ps_order_id"])).first()
+                    if existing is None:
+                        existing = oh(**row)
+                        s.add(existing)
+                        s.flush()
+                    else:
+                        for name, value in row.items():
+                            setattr(existing, name, value)
+                        s.execute(delete(ol).where(ol.history_id == existing.id))
+                    lines = [{"history_id": existing.id, "connection": row["connection"],
+                              "customer_group": row.get("customer_group", 0), "item_number": str(item)[:32],
+                              "quantity": int(qty)} for item, qty, _price in row.get("lines") or []]
+                    if row.get("accepted") and lines:
+                        s.execute(insert(ol), lines)
+                return
+            except IntegrityError:  # the same order recorded by another worker a moment ago: update it
+                if attempt == 2:
+                    raise
+
+    _HISTORY_COLUMNS = ("ps_order_id", "customer_id", "customer_group", "placed_at", "value", "currency",
+                        "invoice_country", "delivery_country", "carrier", "address_hash", "lines", "accepted")
+
+    def customer_order_history(self, connection: str, customer_id: int, *, before: datetime, exclude_order: int,
+                               limit: int = 100) -> list[Any]:
+        """The customer's latest accepted orders placed up to ``before`` (newest first, at most ``limit``)."""
+        oh = m.OrderHistory
+        with self.session() as s:
+            return list(s.execute(
+                select(*(getattr(oh, c) for c in self._HISTORY_COLUMNS)).where(
+                    oh.connection == connection, oh.customer_id == customer_id, oh.placed_at <= before,
+                    oh.accepted.is_(True), oh.ps_order_id != exclude_order)
+                .order_by(oh.placed_at.desc()).limit(limit)).all())
+
+    def recent_order_history(self, connection: str, *, since: datetime, until: datetime, customer_id: int,
+                             address_hash: str, exclude_order: int, limit: int = 500) -> list[Any]:
+        """Every order (any outcome) of the customer or shipped to the address, placed in [since, until]."""
+        oh = m.OrderHistory
+        with self.session() as s:
+            return list(s.execute(
+                select(*(getattr(oh, c) for c in self._HISTORY_COLUMNS)).where(
+                    oh.connection == connection, oh.placed_at >= since, oh.placed_at <= until,
+                    (oh.customer_id == customer_id) | (oh.address_hash == address_hash),
+                    oh.ps_order_id != exclude_order)
+                .order_by(oh.placed_at).limit(limit)).all())
+
+    def item_quantities(self, connection: str, group: int, items: Sequence[str], *,
+                        per_item: int = 200) -> dict[str, list[int]]:
+        """The latest ``per_item`` accepted line quantities of each item among customers of ``group``."""
+        ol = m.OrderHistoryLine
+        out: dict[str, list[int]] = {}
+        with self.session() as s:
+            for item in dict.fromkeys(items):
+                out[item] = [int(q) for q in s.scalars(
+                    select(ol.quantity).where(ol.connection == connection, ol.customer_group == group,
+                                              ol.item_number == item).order_by(ol.id.desc()).limit(per_item))]
+        return out
+
+    def group_quantities(self, connection: str, group: int, *, limit: int = 2000) -> list[int]:
+        """The latest accepted line quantities (any item) of customers of ``group``."""
+        ol = m.OrderHistoryLine
+        with self.session() as s:
+            return [int(q) for q in s.scalars(
+                select(ol.quantity).where(ol.connection == connection, ol.customer_group == group)
+                .order_by(ol.id.desc()).limit(limit))]
+
+    def combination_counts(self, connection: str, dimension: str, key: str, *, since: datetime) -> dict[str, int]:
+        """Shop-wide counts over accepted orders since ``since``: ``currency`` per invoice country, ``carrier``
+        per delivery country, ``billing`` (delivery country) per invoice country; value → orders."""
+        oh = m.OrderHistory
+        column, value = {"currency": (oh.invoice_country, oh.currency),
+                         "carrier": (oh.delivery_country, oh.carrier),
+                         "billing": (oh.invoice_country, oh.delivery_country)}[dimension]
+        with self.session() as s:
+            return {str(v): int(n) for v, n in s.execute(
+                select(value, func.count()).where(oh.connection == connection, column == key,
+                                                  oh.accepted.is_(True), oh.placed_at >= since)
+                .group_by(value)).all()}
+
+
 def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
     return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
 

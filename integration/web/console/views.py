@@ -31,6 +31,7 @@ from wtforms.validators import ValidationError as CSRFError
 from integration.config import Settings
 from integration.errors import IntegrationError
 from integration.flows.base import Enqueue, Flow
+from integration.flows.maintenance import release_held
 from integration.jsonutil import dumps
 from integration.observability import scrub
 from integration.store import models as m
@@ -256,14 +257,15 @@ def make_blueprint(console: ConsoleSettings, settings: Settings, store: Store, e
     def release() -> Any:
         done: list[int] = []
         for event_id in _ids(request.form.getlist("ids")):
-            reopened = store.release_held(event_id, g.console_user.name)
-            if reopened is None:
+            released = release_held(store, event_id, g.console_user.name, enqueue)
+            if released is None:
                 audit("release", f"event:{event_id}", outcome="refused", reason="not held")
                 flash(f"Event {event_id} is not held.", "warning")
                 continue
-            entity, step = reopened
-            published = _publish(enqueue, event_id, entity, step)
-            audit("release", f"event:{event_id}", entity=entity, from_step=step, published=published)
+            if not released.published:
+                flash(f"Event {event_id}: the broker did not answer; the sweeper will pick the event up.", "warning")
+            audit("release", f"event:{event_id}", entity=released.entity, from_step=released.from_step,
+                  published=released.published)
             done.append(event_id)
         return redirect(url_for("console.held", released=",".join(map(str, done)) or None))
 
