@@ -16,7 +16,7 @@ import click
 from integration.flows.maintenance import release_held
 from integration.ops_cli import events
 from integration.runtime import get_runtime
-from tasks.cli import _enqueue
+from tasks.cli import Publisher
 
 MAX_REASON = 500
 
@@ -56,7 +56,7 @@ def release(event_id: int, by: str | None) -> None:
     """Let a held event go on: it runs again from the step that held it, past the anomaly check."""
     store = get_runtime().store
     operator = _operator(by)
-    released = release_held(store, event_id, operator, _enqueue())
+    released = release_held(store, event_id, operator, Publisher())
     if released is None:
         store.audit(operator, "release", f"event:{event_id}", outcome="refused", detail={"reason": "not held"})
         raise click.ClickException(f"event {event_id} is not held")
