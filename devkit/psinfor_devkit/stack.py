@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from psinfor_devkit.devservices import RedisService, ensure_redis, free_port
+from psinfor_devkit.mappings import relaxed_copy
 
 BIN = Path(sys.executable).parent
 # Processes run from the repository (the bench's own task module, `bench.tasks`, is imported from there).
@@ -83,6 +84,8 @@ class Stack:
             "PSINFOR_POLL_INTERVAL": str(self.poll_interval),
             "PSINFOR_SWEEP_INTERVAL": str(self.sweep_interval),
             "PYTHONUNBUFFERED": "1",
+            # synthetic traffic: eight customers ordering in bursts would trip the velocity detector
+            "MAPPINGS_DIR": str(relaxed_copy(self.workdir / "mappings")),
             **self.extra_env,
         }
         self._flush_broker()

@@ -32,10 +32,20 @@ def celery_app(redis_url: str) -> Any:
     return app
 
 
+@pytest.fixture(scope="session")
+def sandbox_mappings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's mappings with the velocity detector relaxed: the sandboxes' eight customers order in
+    bursts no real shop makes (the anomaly tests use the shipped thresholds)."""
+    from psinfor_devkit.mappings import relaxed_copy
+
+    return relaxed_copy(tmp_path_factory.mktemp("mappings") / "mappings")
+
+
 @pytest.fixture
-def make_settings(db_url: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(db_url: str, redis_url: str, tmp_path: Path, sandbox_mappings: Path) -> Callable[..., Settings]:
     def make(**overrides: str) -> Settings:
         env = {
+            "MAPPINGS_DIR": str(sandbox_mappings),
             "DATABASE_URL": db_url,
             "REDIS_URL": redis_url,
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
