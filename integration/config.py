@@ -108,10 +108,11 @@ class Settings:
     log_format: str
     connections: dict[str, ConnectionSettings]
     poll_overlap_seconds: int = 300
-    sweeper_stale_seconds: int = 600
-    # Held by the worker running one of an event's steps; outlives the hard time limit. A killed worker's
-    # events wait this long before another worker may take them.
-    event_lock_seconds: float = 300.0
+    # An active event that has not moved for this long and shows no sign of life is published again.
+    sweeper_stale_seconds: int = 30
+    # Record and event locks are leases of this length, renewed while their holder lives: a killed worker's
+    # events are free again within this long.
+    event_lock_seconds: float = 30.0
     # How long M3 gets to finish a write whose answer was lost, before we ask it what happened.
     outcome_settle_seconds: float = 30.0
     # Every Redis key of the deployment starts with this (the broker's, and our locks, tokens, buckets, leader).
@@ -187,8 +188,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_format=env.get("LOG_FORMAT", "json"),
         connections=connections,
         poll_overlap_seconds=int(env.get("POLL_OVERLAP_SECONDS", 300)),
-        sweeper_stale_seconds=int(env.get("SWEEPER_STALE_SECONDS", 600)),
-        event_lock_seconds=float(env.get("PSINFOR_EVENT_LOCK_SECONDS", 300)),
+        sweeper_stale_seconds=int(env.get("SWEEPER_STALE_SECONDS", 30)),
+        event_lock_seconds=float(env.get("PSINFOR_EVENT_LOCK_SECONDS", 30)),
         outcome_settle_seconds=float(env.get("PSINFOR_OUTCOME_SETTLE_SECONDS", 30)),
         key_prefix=env.get("PSINFOR_BROKER_PREFIX", ""),
         retention_days=float(env.get("PSINFOR_RETENTION_DAYS", 30)),

@@ -71,11 +71,16 @@ def _announce_ready(**_kwargs: Any) -> None:
         Path(path).write_text(str(os.getpid()))
 
 
-def use_broker(url: str) -> None:
-    """Point the app at another Redis (the demo and the tests start their own)."""
-    app.conf.broker_url = url
+def use_broker(url: str, key_prefix: str = "") -> None:
+    """Point the app at another broker (the demo and the tests start their own): Redis or RabbitMQ, with
+    everything that depends on it (queues, transport options; ``celeryconfig.broker_settings``)."""
+    import celeryconfig
+
+    app.conf.update(celeryconfig.broker_settings(url, key_prefix))
     app.conf.broker_write_url = None
     app.conf.broker_read_url = None
+    app.amqp.queues = app.conf.task_queues
+    app.amqp.flush_routes()
     if app._pool is not None:  # connections made to the old broker
         app._pool.force_close_all()
         app._pool = None
