@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install demo test test-fast lint bench worker beat web flower db-upgrade replay-failed \
+.PHONY: help install demo test test-fast lint bench chaos worker beat web flower db-upgrade replay-failed \
         resync-orders resync-order sandbox-prestashop sandbox-infor clean
 
 help:
@@ -36,6 +36,9 @@ lint: $(STAMP) ## ruff, mypy and the import contracts (pyproject.toml [tool.impo
 
 bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
 	$(BIN)/python -m bench.run
+
+chaos: $(STAMP) ## N orders (ORDERS=2000) through the real processes while workers die, Redis restarts and both APIs fail; figures in bench/results/chaos-*.json
+	$(BIN)/python -m bench.chaos --orders $${ORDERS:-2000} $(CHAOS_ARGS)
 
 worker: $(STAMP) ## a Celery worker for every queue the flows declare (threads pool, API-bound)
 	$(BIN)/celery -A tasks.app worker -P threads -c $${CONCURRENCY:-16} -Q $$($(BIN)/python -m tasks.routing) -l INFO

@@ -74,6 +74,10 @@ broker_connection_retry_on_startup = True
 broker_connection_retry = True
 broker_connection_max_retries = None
 broker_channel_error_retry = True
+# Celery's consumer with one fix: it survives a Redis that goes away while tasks are unacknowledged (see
+# tasks.app.ResilientConsumer; without it the worker exited with "Unrecoverable error: AttributeError(
+# "'NoneType' object has no attribute 'hostname'")").
+worker_consumer = "tasks.app:ResilientConsumer"
 
 # Queues, routes and the beat schedule are generated from the flow registry (tasks/routing.py): a flow
 # declares its queue, steps and pollers once, and a task can never land on a queue nobody consumes.

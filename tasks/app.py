@@ -7,11 +7,64 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import structlog
 from celery import Celery
 from celery.signals import beat_init, setup_logging, worker_init, worker_process_init, worker_ready
+from celery.worker.consumer import Consumer
 
 from integration.config import get_settings
 from integration.observability import configure_logging, init_sentry
+
+log = structlog.get_logger("psinfor.worker")
+
+
+class ResilientConsumer(Consumer):
+    """Celery's consumer, made to survive a Redis that goes away while tasks are unacknowledged.
+
+    kombu's Redis channels belong to a connection; once Celery has dropped a broken connection, any use of
+    one of its channels builds a Redis client from the dropped transport's settings and fails with
+    ``AttributeError: 'NoneType' object has no attribute 'hostname'``, which is not a connection error, so
+    it escaped Celery's reconnect loop and the worker exited ("Unrecoverable error"). Under load only: it
+    takes unacknowledged messages. Two ways in, both closed here:
+
+    - closing the broken connection: its channel is closed twice (the first close, in Celery's "collect",
+      fails to give the unacknowledged messages back to a Redis that is down, and leaves it open);
+    - the late acknowledgement of a task that was running across the reconnect: it is sent on the old
+      connection's channel.
+
+    The connection is gone either way: the error is dropped and the consumer reconnects as usual. The
+    unacknowledged messages stay in Redis's unacked set (or went with an emptied Redis), and a message of a
+    step already done is a no-op when it comes back; lost ones are the sweeper's.
+    """
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        try:
+            super().on_connection_error_after_connected(exc)
+        except AttributeError as error:
+            log.warning("broker connection closed with errors; reconnecting", error=repr(error))
+
+    def call_soon_ack(self, p: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().call_soon_ack(_ack_unless_dropped(p), *args, **kwargs)
+
+
+def _ack_unless_dropped(ack: Any) -> Any:
+    """Acknowledge a message, unless its channel's connection was dropped since it came (then it cannot be)."""
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        message = getattr(ack, "__self__", None)
+        transport = getattr(getattr(message, "channel", None), "connection", None)
+        if transport is not None and hasattr(transport, "client") and transport.client is None:
+            log.warning("message received before the broker reconnected; not acknowledged",
+                        delivery_tag=str(getattr(message, "delivery_tag", "")))
+            return None
+        try:
+            return ack(*args, **kwargs)
+        except AttributeError as error:
+            log.warning("message not acknowledged: its connection is gone", error=repr(error))
+            return None
+
+    return guarded
+
 
 app = Celery("psinfor")
 app.config_from_object("celeryconfig")

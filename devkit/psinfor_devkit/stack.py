@@ -60,7 +60,8 @@ class Stack:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         (self.workdir / "logs").mkdir(parents=True)
-        self.redis = ensure_redis(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+        self.redis = ensure_redis(self.extra_env.get("REDIS_URL") or os.environ.get("REDIS_URL")
+                                  or "redis://127.0.0.1:6379/0")
         ps_port, infor_port, web_port = free_port(), free_port(), free_port()
         self.ps_url = f"http://127.0.0.1:{ps_port}"
         self.infor_url = f"http://127.0.0.1:{infor_port}"
@@ -111,10 +112,13 @@ class Stack:
         self.wait_http(f"{self.web_url}/healthz", "web")
 
     def start_worker(self, name: str = "worker", *, concurrency: int | None = None, include: str | None = None,
-                     queues: str = ALL_QUEUES) -> None:
+                     queues: str = ALL_QUEUES, production: bool = False) -> None:
+        """``production``: with gossip and mingle, as ``make worker`` and the compose file run it (the chaos
+        run); without them, a worker starts faster (demo, bench)."""
         cmd = [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c",
-               str(concurrency or self.worker_concurrency), "-Q", queues, "-n", f"{name}@%h", "-l", "INFO",
-               "--without-gossip", "--without-mingle"]
+               str(concurrency or self.worker_concurrency), "-Q", queues, "-n", f"{name}@%h", "-l", "INFO"]
+        if not production:
+            cmd += ["--without-gossip", "--without-mingle"]
         if include:
             cmd += ["--include", include]
         self.spawn(name, cmd)
