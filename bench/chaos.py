@@ -403,8 +403,9 @@ def _empty_database(url: str) -> None:
 
 def _purge_queues(broker_url: str) -> None:
     """A RabbitMQ vhost keeps messages between runs: start from empty queues."""
-    from celeryconfig import broker_settings
     from kombu import Connection
+
+    from celeryconfig import broker_settings
 
     with Connection(broker_url) as conn:
         channel = conn.channel()
