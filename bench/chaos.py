@@ -24,10 +24,7 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -36,11 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
 import requests
 
 from integration.config import PROJECT_ROOT
-from psinfor_devkit.devservices import free_port, redis_answers
+from psinfor_devkit.stack import RestartableRedis
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 
@@ -77,61 +73,13 @@ FAST_ENV = {
 }
 
 
-class OwnRedis:
-    """A redis-server this run owns, restartable on the same port: emptied, or with its data (a snapshot
-    written at shutdown and read back at start)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="psinfor-chaos-redis-"))
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            from psinfor_devkit.devservices import _redis_server_binary
-
-            binary = _redis_server_binary()
-        assert binary, "no redis-server (make install provides one)"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir), "--dbfilename", "dump.rdb", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not redis_answers(self.url):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError("the chaos Redis did not start")
-            time.sleep(0.05)
-
-    def stop(self, *, keep_data: bool) -> None:
-        if self.process is None:
-            return
-        try:
-            client = redis.Redis.from_url(self.url, socket_timeout=10)
-            client.shutdown(save=keep_data, nosave=not keep_data)
-        except (redis.RedisError, OSError):
-            pass
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
-        if not keep_data:
-            (self.dir / "dump.rdb").unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self.stop(keep_data=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 class Chaos:
     def __init__(self, plan: Plan):
         from psinfor_devkit.stack import Stack
 
         self.plan = plan
         self.rng = random.Random(plan.seed)
-        self.redis = OwnRedis()
+        self.redis = RestartableRedis()
         env = {"REDIS_URL": self.redis.url, "LOG_LEVEL": "INFO", **plan.env}
         if plan.broker_url:
             env["BROKER_URL"] = plan.broker_url
