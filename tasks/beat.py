@@ -1,9 +1,9 @@
 """Single-beat leadership: only the beat holding a lease in Redis schedules anything.
 
 The lease is a Redis key holding this beat's token, taken with SET NX and renewed on every tick (only while
-it still holds our token), well before it expires. A beat that cannot reach Redis stops scheduling as soon as its lease may
-have run out, and takes the lease again once Redis is back — also when it started while Redis was down. It
-exits only when another beat really holds the lease. A clean shutdown gives the lease up at once, so a
+it still holds our token), well before it expires. A beat that cannot reach Redis stops scheduling as soon as
+its lease may have run out, and takes the lease again once Redis is back — also when it started while Redis
+was down. It exits only when another beat really holds the lease. A clean shutdown gives the lease up at once, so a
 restarted beat does not wait for it to expire.
 """
 
