@@ -13,6 +13,7 @@ that the event is waiting, not lost.
 
 from __future__ import annotations
 
+import math
 import random
 import traceback
 from typing import Any
@@ -105,6 +106,9 @@ class SyncTask(Task):
         """The Retry to raise: waits are counted in ``deferred``, attempts by Celery's retry count."""
         waits = deferred + (1 if is_deferred(exc) else 0)
         countdown = self.countdown(exc, deferred)
+        if str(self.app.conf.broker_url or "").startswith(("amqp", "pyamqp")):
+            # RabbitMQ's native delayed delivery (quorum queues) counts whole seconds, one at least.
+            countdown = float(max(1, math.ceil(countdown)))
         mark_waiting(event_id, countdown)
         return self.retry(exc=exc, countdown=countdown, args=[event_id], kwargs={"deferred": waits}, throw=False)
 

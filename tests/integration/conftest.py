@@ -28,6 +28,8 @@ def celery_app(redis_url: str) -> Any:
     # Every test session gets its own key prefix, so two test runs on one Redis never consume each other's tasks
     # (a RabbitMQ test broker is a virtual host of its own).
     use_broker(TEST_BROKER or redis_url, BROKER_PREFIX)
+    if TEST_BROKER:  # AMQP heartbeats every 2 s wake the worker's loop, so an embedded worker stops at once
+        app.conf.broker_heartbeat = 4
     # Fast retries in tests; the policy itself is unchanged.
     app.conf.update(retry_backoff_base=0.2, retry_backoff_max=1.0, retry_max_retries=12,
                     worker_send_task_events=False, task_send_sent_event=False)
