@@ -16,6 +16,7 @@ event has moved past does nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ __all__ = ["Enqueue", "PollResult", "enqueue_new_event", "event_lock_name", "los
 
 # An event whose message should be in a queue that still holds messages waits this many stale periods
 # before it is published again anyway.
-BACKLOG_FACTOR = 20
+BACKLOG_FACTOR = 4
 # A scheduled retry's wait marker outlives its countdown by this much: a due retry may wait for a free thread.
 WAIT_MARGIN_SECONDS = 60.0
 
@@ -85,30 +86,46 @@ def enqueue_new_event(store: Store, new: NewEvent, enqueue: Enqueue) -> tuple[in
     return event_id, created
 
 
+@dataclass(frozen=True)
+class Verdict:
+    lost: list[StaleEvent]
+    suspected: list[StaleEvent]  # inside a step without a lease: lost if still so at the next sweep
+
+
 def lost_events(stale: Sequence[StaleEvent], *, leased: Sequence[bool], waiting: Sequence[bool],
+                suspected_for: Sequence[float | None], confirm_after: float,
                 backlog: Callable[[str], int | None], queue_of: Callable[[str], str],
-                backlog_cutoff: datetime) -> list[StaleEvent]:
+                backlog_cutoff: datetime) -> Verdict:
     """The stale events that show no sign of life (a pure decision; ``sweep`` gathers the facts).
 
     - leased: a worker is inside one of its steps now → alive;
     - waiting: a retry is scheduled and not yet overdue → alive;
     - ``received``: its publish failed → lost;
-    - its current step's row says ``running`` but nobody holds the lease → its worker died → lost;
+    - its current step's row says ``running`` but nobody holds the lease → its worker died. Lost once that was
+      already so at an earlier sweep at least ``confirm_after`` seconds ago (``suspected_for``): a live holder
+      renews its lease within that time, also when an emptied Redis lost it, so a step that still runs is
+      never run a second time beside it;
     - a retry that is overdue → its message went with a dead worker or an emptied broker → lost;
     - otherwise its message should be in its queue: lost when the queue is empty (or cannot be read), or when
       it has waited ``BACKLOG_FACTOR`` stale periods behind a backlog.
     """
-    lost: list[StaleEvent] = []
-    for event, has_lease, has_wait in zip(stale, leased, waiting, strict=True):
+    verdict = Verdict([], [])
+    for event, has_lease, has_wait, suspected in zip(stale, leased, waiting, suspected_for, strict=True):
         if has_lease or has_wait:
             continue
-        if event.status in (m.RECEIVED, m.RETRYING) or event.step_status == m.StepStatus.RUNNING:
-            lost.append(event)
+        if event.step_status == m.StepStatus.RUNNING and event.status == m.RUNNING:
+            if suspected is None:
+                verdict.suspected.append(event)
+            elif suspected >= confirm_after:
+                verdict.lost.append(event)
+            continue
+        if event.status in (m.RECEIVED, m.RETRYING):
+            verdict.lost.append(event)
             continue
         depth = backlog(queue_of(event.entity))
         if not depth or event.updated_at < backlog_cutoff:
-            lost.append(event)
-    return lost
+            verdict.lost.append(event)
+    return verdict
 
 
 def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None,
@@ -124,15 +141,21 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None,
     stale = [e for e in rt.store.stale_event_states(stale_cutoff(seconds)) if e.entity in FLOWS]
     if not stale:
         return []
+    lease = rt.settings.event_lock_seconds
+    suspect_ttl = lease * 4
     try:
         leased = rt.lock_held([event_lock_name(e.id) for e in stale])
         with rt.redis.pipeline(transaction=False) as pipe:
             for event in stale:
                 pipe.exists(wait_key(rt, event.id))
-            waiting = [bool(v) for v in pipe.execute()]
+                pipe.pttl(rt.key("suspect", "event", str(event.id)))
+            replies = pipe.execute()
     except redis.RedisError as exc:  # without the signs of life, nothing can be judged lost
         log.warning("sweep skipped: Redis unavailable", error=type(exc).__name__)
         return []
+    waiting = [bool(v) for v in replies[0::2]]
+    # how long ago an earlier sweep found it inside a step without a lease (Redis's clock: the mark's TTL)
+    suspected_for = [suspect_ttl - ms / 1000 if ms and ms > 0 else None for ms in replies[1::2]]
     depths: dict[str, int | None] = {}
 
     def depth(queue: str) -> int | None:
@@ -140,13 +163,21 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None,
             depths[queue] = backlog(queue) if backlog is not None else 0
         return depths[queue]
 
-    lost = lost_events(stale, leased=leased, waiting=waiting, backlog=depth,
-                       queue_of=lambda entity: FLOWS[entity].queue,
-                       backlog_cutoff=stale_cutoff(seconds * BACKLOG_FACTOR))
+    verdict = lost_events(stale, leased=leased, waiting=waiting, suspected_for=suspected_for,
+                          confirm_after=lease / 3 + 1, backlog=depth, queue_of=lambda entity: FLOWS[entity].queue,
+                          backlog_cutoff=stale_cutoff(seconds * BACKLOG_FACTOR))
+    if verdict.suspected:
+        with suppress(redis.RedisError), rt.redis.pipeline(transaction=False) as pipe:
+            for event in verdict.suspected:
+                pipe.set(rt.key("suspect", "event", str(event.id)), "1", px=int(suspect_ttl * 1000), nx=True)
+            pipe.execute()
+    lost = verdict.lost
     if not lost:
         return []
     ids = [e.id for e in lost]
     rt.store.touch(ids)
+    with suppress(redis.RedisError):
+        rt.redis.delete(*[rt.key("suspect", "event", str(i)) for i in ids])
     for event in lost:
         enqueue(event.id, event.entity, event.step)
     log.warning("re-enqueued events that showed no sign of life", count=len(ids), event_ids=ids[:50],

@@ -63,24 +63,29 @@ def _stale(i: int, status: str, step: str | None = None, step_status: str | None
 def test_the_sweeper_publishes_only_events_without_a_sign_of_life():
     events = [
         _stale(1, "running", "load", "running"),  # a worker is inside the step: lease held
-        _stale(2, "running", "load", "running"),  # its worker died: no lease
+        _stale(2, "running", "load", "running"),  # no lease, seen so at an earlier sweep: its worker died
         _stale(3, "retrying", "load", "retrying"),  # a retry is scheduled
         _stale(4, "retrying", "load", "retrying"),  # overdue retry: its message is gone
         _stale(5, "received"),  # its publish failed
         _stale(6, "queued"),  # should be in its queue, and the queue has a backlog
         _stale(7, "running", "extract", "done"),  # between steps, behind the same backlog
         _stale(8, "queued", age=3600),  # behind the backlog for too long
+        _stale(9, "running", "load", "running"),  # no lease, first seen now: its holder may be renewing it
+        _stale(10, "running", "load", "running"),  # no lease since a moment only
     ]
-    leased = [True, False, False, False, False, False, False, False]
-    waiting = [False, False, True, False, False, False, False, False]
-    lost = lost_events(events, leased=leased, waiting=waiting, backlog=lambda q: 40, queue_of=lambda e: "orders",
-                       backlog_cutoff=NOW - timedelta(seconds=600))
-    assert [e.id for e in lost] == [2, 4, 5, 8]
+    leased = [True] + [False] * 9
+    waiting = [False, False, True] + [False] * 7
+    suspected_for = [None, 30.0, None, None, None, None, None, None, None, 2.0]
+
+    def decide(depth: int | None) -> tuple[list[int], list[int]]:
+        verdict = lost_events(events, leased=leased, waiting=waiting, suspected_for=suspected_for,
+                              confirm_after=11, backlog=lambda q: depth, queue_of=lambda e: "orders",
+                              backlog_cutoff=NOW - timedelta(seconds=600))
+        return [e.id for e in verdict.lost], [e.id for e in verdict.suspected]
+
+    assert decide(40) == ([2, 4, 5, 8], [9])
     # with the queue empty, the queued and between-steps events are lost too; an unreadable queue counts as empty
-    for depth in (0, None):
-        lost = lost_events(events, leased=leased, waiting=waiting, backlog=lambda q, d=depth: d,
-                           queue_of=lambda e: "orders", backlog_cutoff=NOW - timedelta(seconds=600))
-        assert [e.id for e in lost] == [2, 4, 5, 6, 7, 8]
+    assert decide(0) == decide(None) == ([2, 4, 5, 6, 7, 8], [9])
 
 
 def test_waits_follow_the_remote_side_and_backoff_counts_real_attempts_only():
