@@ -44,7 +44,7 @@ RESULTS = PROJECT_ROOT / "bench" / "results"
 @dataclass
 class Plan:
     orders: int = 2000
-    pace: float = 8.0  # orders placed per second
+    pace: float = 5.0  # orders placed per second (below what the default client rate limits allow)
     batch: int = 4  # orders per placement call (one webhook decision per call)
     workers: int = 2
     worker_concurrency: int = 8
@@ -302,8 +302,17 @@ class Chaos:
         orphans = [{k: b.get(k) for k in ("ORNO", "CUOR", "STAT")} for b in batch_orders
                    if str(b.get("STAT", "")) != "90"]
         reasons = Counter(f"{dl.error_type}: {dl.message[:120]}" for dl in letters)
+        env = self.stack.env
+        settings = {name: env.get(name, default) for name, default in (
+            ("PSINFOR_EVENT_LOCK_SECONDS", "30"), ("SWEEPER_STALE_SECONDS", "30"), ("PSINFOR_SWEEP_INTERVAL", "20"),
+            ("PSINFOR_POLL_INTERVAL", "60"), ("PSINFOR_RETRY_BACKOFF_MAX", "60"), ("PSINFOR_MAX_RETRIES", "10"),
+            ("PSINFOR_OUTCOME_SETTLE_SECONDS", "30"), ("INFOR_BREAKER_RESET", "30"), ("PS_RATE", "20"),
+            ("INFOR_RATE", "45"))}
         result = {
             "started_at": datetime.now(UTC).isoformat(),
+            "broker": "rabbitmq" if self.plan.broker_url else "redis",
+            "database": "postgresql" if self.plan.database_url.startswith("postgresql") else "sqlite",
+            "settings": settings,
             "plan": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.plan).items()},
             "placed": len(placed),
             "without_webhook": len(self.without_webhook),
