@@ -94,6 +94,7 @@ class Chaos:
         self.exits: list[dict[str, Any]] = []
         self.deliberate: set[int] = set()  # pids we killed
         self.started = time.monotonic()
+        self.started_at = datetime.now(UTC).isoformat()
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -309,7 +310,7 @@ class Chaos:
             ("PSINFOR_OUTCOME_SETTLE_SECONDS", "30"), ("INFOR_BREAKER_RESET", "30"), ("PS_RATE", "20"),
             ("INFOR_RATE", "45"))}
         result = {
-            "started_at": datetime.now(UTC).isoformat(),
+            "started_at": self.started_at,
             "broker": "rabbitmq" if self.plan.broker_url else "redis",
             "database": "postgresql" if self.plan.database_url.startswith("postgresql") else "sqlite",
             "settings": settings,
