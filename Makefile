@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install demo test test-fast lint bench chaos worker beat web flower db-upgrade replay-failed \
-        resync-orders resync-order sandbox-prestashop sandbox-infor clean
+.PHONY: help install demo test test-fast lint bench eval chaos worker beat web flower db-upgrade replay-failed \
+        resync-orders resync-order sandbox-prestashop sandbox-infor clean prestashop-module php-deps php-test
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | sort
@@ -36,6 +36,9 @@ lint: $(STAMP) ## ruff, mypy and the import contracts (pyproject.toml [tool.impo
 
 bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
 	$(BIN)/python -m bench.run
+
+eval: $(STAMP) ## AI assistance measured (suggestions, anomalies); figures in bench/results/eval-latest.json
+	$(BIN)/python -m bench.eval
 
 chaos: $(STAMP) ## N orders (ORDERS=2000) through the real processes while workers die, Redis restarts and both APIs fail; figures in bench/results/chaos-*.json
 	$(BIN)/python -m bench.chaos --orders $${ORDERS:-2000} $(CHAOS_ARGS)
@@ -72,6 +75,18 @@ sandbox-prestashop: $(STAMP) ## run the PrestaShop sandbox on :8081
 sandbox-infor: $(STAMP) ## run the Infor sandbox on :8082 and write var/sandbox.ionapi
 	@mkdir -p var
 	$(BIN)/psinfor sandbox infor --port 8082 --write-ionapi var/sandbox.ionapi
+
+DIST ?= dist
+prestashop-module: ## build $(DIST)/psinfor.zip, the PrestaShop module to upload in the shop's back office
+	@mkdir -p $(DIST) && rm -f $(DIST)/psinfor.zip
+	cd prestashop && $(PYTHON) -m zipfile -c $(abspath $(DIST))/psinfor.zip psinfor
+	@echo "$(DIST)/psinfor.zip"
+
+php-deps: ## install php-cli, phpunit and the extensions the module's tests use (Debian packages, when missing)
+	bash prestashop/install-php.sh
+
+php-test: ## the module's PHPUnit suite alone (make test runs it too, through tests/php)
+	phpunit -c prestashop/tests/phpunit.xml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

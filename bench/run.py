@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -200,6 +203,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent webhook posters")
     parser.add_argument("--worker-concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=10_000, help="client-side API rate limit per system (calls/s)")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy profile of the worker during end to end "
+                        "(FILE.svg: a flame graph; otherwise collapsed stacks)")
     args = parser.parse_args()
 
     # The client-side rate limits protect a real shop (20/s) and the ION quota (45/s); here they are lifted so
@@ -221,7 +226,11 @@ def main() -> None:
         results["bare_chains"] = bench_bare_chains(stack, args.chains)
         print(f"  {results['bare_chains']}", flush=True)
         print(f"end to end: {args.orders} orders, webhook → Infor …", flush=True)
+        spy = _start_profiler(stack, args.profile) if args.profile else None
         results["end_to_end"] = bench_end_to_end(stack, args.orders)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         print(f"  { {k: v for k, v in results['end_to_end'].items() if not k.endswith(('route', 'transaction'))} }",
               flush=True)
         stack.stop_process("worker")
@@ -238,12 +247,23 @@ def main() -> None:
     e2e, bare = results["end_to_end"], results["bare_chains"]
     results["ratios"] = {
         "orders_per_s_over_bare_chains_per_s": round(e2e["orders_per_s"] / max(0.01, bare["chains_per_s"]), 3),
+        # How much of an order's worker CPU is the bare cost of a 4-task chain (1.0 = nothing but Celery).
+        "worker_cpu_per_bare_chain_over_per_order": round(
+            bare["worker_cpu_ms_per_chain"] / max(0.01, e2e["worker_cpu_ms_per_order"]), 3),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for name in (f"{stamp}.json", "latest.json"):
         (RESULTS / name).write_text(json.dumps(results, indent=2, default=str) + "\n")
     _print_summary(results)
+
+
+def _start_profiler(stack: Stack, out: str) -> subprocess.Popen[bytes]:
+    """py-spy (a dev dependency) sampling the worker with its threads, GIL holders only: where its CPU goes."""
+    pid = stack.procs["worker"].popen.pid
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--gil", "--threads",
+                             "--pid", str(pid), "--output", out, "--format", "flamegraph" if out.endswith(".svg")
+                             else "raw"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _cores() -> int:
@@ -259,7 +279,8 @@ def _print_summary(r: dict[str, Any]) -> None:
           f"{e2e['orders_per_s']} orders/s; worker CPU {e2e['worker_cpu_ms_per_order']} ms/order")
     print(f"  ceiling         : {bare['chains_per_s']} bare 4-step chains/s "
           f"({bare['worker_cpu_ms_per_chain']} ms worker CPU per chain); ratio orders/s ÷ chains/s = "
-          f"{r['ratios']['orders_per_s_over_bare_chains_per_s']}")
+          f"{r['ratios']['orders_per_s_over_bare_chains_per_s']}; worker CPU per bare chain ÷ per order = "
+          f"{r['ratios']['worker_cpu_per_bare_chain_over_per_order']}")
     print(f"  API calls/order : Infor {e2e['infor_calls_per_order']} HTTP calls "
           f"({e2e['infor_mi_transactions_per_order']} MI transactions, bulk included), "
           f"PrestaShop {e2e['prestashop_calls_per_order']}")

@@ -119,6 +119,8 @@ class Settings:
     key_prefix: str = ""
     # Succeeded and skipped events (with their snapshots and attempts) are pruned after this many days.
     retention_days: float = 30.0
+    # How often an event the ERP holds (credit stop) is checked again.
+    erp_hold_recheck_seconds: float = 900.0
 
     def connection(self, name: str = "default") -> ConnectionSettings:
         try:
@@ -193,6 +195,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         outcome_settle_seconds=float(env.get("PSINFOR_OUTCOME_SETTLE_SECONDS", 30)),
         key_prefix=env.get("PSINFOR_BROKER_PREFIX", ""),
         retention_days=float(env.get("PSINFOR_RETENTION_DAYS", 30)),
+        erp_hold_recheck_seconds=float(env.get("PSINFOR_ERP_HOLD_RECHECK_SECONDS", 900)),
     )
 
 

@@ -90,6 +90,26 @@ class HeldForReview(IntegrationError):
     """Not an error as such: anomaly detection holds the record until an operator releases it."""
 
 
+class Waiting(IntegrationError):
+    """Not an error: the record cannot go on yet and waits, at no cost, in a visible status of its own
+    (``status``) until the other side changes: no retries, no API calls meanwhile."""
+
+    status = "waiting"
+
+
+class AwaitingPayment(Waiting):
+    """The shop has not been paid (bank wire, cheque, unpaid back-order): a newer event of the order, from its
+    state change's webhook or the poller, takes it on."""
+
+    status = "awaiting_payment"
+
+
+class HeldByErp(Waiting):
+    """The ERP holds the record (a customer on credit stop): re-checked by the resume poller until released."""
+
+    status = "held_by_erp"
+
+
 _EXTRA_TRANSIENT: list[type[BaseException]] = []
 
 

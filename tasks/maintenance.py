@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import structlog
 
-from integration.flows.maintenance import prune, sweep
+from integration.flows.maintenance import prune, resume_waiting, sweep
+from integration.flows.registry import FLOWS
 from integration.runtime import get_runtime
 from tasks.app import app
 from tasks.dispatch import enqueue
@@ -31,6 +32,26 @@ def sweep_task(stale_seconds: int | None = None) -> list[int]:
     return sweep(get_runtime(), enqueue, stale_seconds=stale_seconds, backlog=queue_backlog)
 
 
+@app.task(name="psinfor.maintenance.resume_waiting", ignore_result=True)
+def resume_waiting_task(older_than_seconds: float | None = None) -> list[int]:
+    return resume_waiting(get_runtime(), enqueue, older_than_seconds=older_than_seconds)
+
+
 @app.task(name="psinfor.maintenance.prune", ignore_result=True)
 def prune_task(retention_days: float | None = None) -> int:
     return prune(get_runtime(), retention_days=retention_days)
+
+
+@app.task(name="psinfor.maintenance.alerts", ignore_result=True)
+def alerts_task() -> dict[str, object]:
+    """Alerts (dead letters, held too long, queues backing up, no success) and the daily digest."""
+    from integration.alerting import AlertSettings, run_alerts
+    from integration.web.metrics import broker_queue_depths
+    from tasks.routing import queue_names
+
+    rt = get_runtime()
+    settings = rt.settings
+    result = run_alerts(rt.store, rt.redis, AlertSettings.load(), key_prefix=settings.key_prefix,
+                        queue_depths=lambda: broker_queue_depths(rt.redis, settings.key_prefix,
+                                                                 queue_names(FLOWS.values())))
+    return {"sent": result.alerts, "throttled": result.throttled, "digest": result.digest}

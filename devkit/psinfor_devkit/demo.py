@@ -57,7 +57,9 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
     from integration.observability import configure_logging
 
     configure_logging("WARNING", "console")  # the demo's own output is the progress and the summary
-    stack = Stack(workdir, poll_interval=5.0, sweep_interval=30.0)
+    # Held-by-ERP orders are checked again every few seconds here (15 minutes by default).
+    stack = Stack(workdir, poll_interval=5.0, sweep_interval=30.0,
+                  extra_env={"PSINFOR_ERP_HOLD_RECHECK_SECONDS": "2", "PSINFOR_RESUME_INTERVAL": "2"})
     started = time.monotonic()
     try:
         click.echo("starting: Redis, PrestaShop and Infor sandboxes, receiver (gunicorn), worker, beat …")
@@ -73,16 +75,59 @@ def demo(count: int, timeout: float, workdir: Path) -> None:
         expected = len(good) + len(bad) + len(missed)
         counts = _progress(store, expected, timeout)
         shipped = _ship_some(stack, store, good[:5], timeout)
+        real_life = _real_life(stack, store, good[-1], timeout)
         elapsed = time.monotonic() - started
         _summary(store, stack, counts, bad, missed, elapsed, shipped)
         ok = (counts.get(m.SUCCEEDED, 0) >= len(good) + len(missed) and counts.get(m.DEAD, 0) >= len(bad)
-              and len(shipped) == min(5, len(good)))
+              and len(shipped) == min(5, len(good)) and real_life)
     finally:
         click.echo("stopping every process …")
         stack.stop()
     if not ok:
         click.echo("the demo did not reach the expected outcome; see the logs in " + str(workdir / "logs"))
         sys.exit(1)
+
+
+def _wait_event(store: Store, order_id: int, status: str, timeout: float, after: int = 0) -> m.SyncEvent | None:
+    """The order's newest event once it has ``status`` (None when it did not within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = [e for e in store.recent_events(limit=500) if e.entity == "order" and e.source_id == str(order_id)
+                  and e.id > after]
+        if events and events[0].status == status:
+            return events[0]
+        time.sleep(0.2)
+    return None
+
+
+def _real_life(stack: Stack, store: Store, synced_order: int, timeout: float) -> bool:
+    """What real shops and tenants do: a bank wire paid later, a credit stop released, a cancellation."""
+    click.echo("a bank-wire order waits for its payment; the merchant marks it paid …")
+    [wire] = _place(stack, {"count": 1, "state": "PS_OS_BANKWIRE"})
+    waiting = _wait_event(store, wire, m.AWAITING_PAYMENT, timeout)
+    requests.post(f"{stack.ps_url}/_sandbox/orders/{wire}/state", json={"state": "PS_OS_PAYMENT"}, timeout=10)
+    paid = _wait_event(store, wire, m.SUCCEEDED, timeout, after=waiting.id if waiting else 0)
+    click.echo(f"  order {wire}: {'awaiting_payment, then ' if waiting else ''}"
+               f"{'Infor order ' + str(paid.result.get('orno')) if paid and paid.result else 'NOT synced'}")
+    click.echo("M3 puts the next order on credit stop; the credit controller releases it in OIS275 …")
+    requests.post(f"{stack.infor_url}/_sandbox/batch_orders/stop_next", json={"status": "30", "count": 1}, timeout=10)
+    [stopped] = _place(stack, {"count": 1})
+    held = _wait_event(store, stopped, m.HELD_BY_ERP, timeout)
+    temporary = ((held.last_error or {}).get("details") or {}).get("temporary_orno") if held else None
+    if temporary:
+        requests.post(f"{stack.infor_url}/_sandbox/batch_orders/{temporary}/release", timeout=10)
+    released = _wait_event(store, stopped, m.SUCCEEDED, timeout)
+    click.echo(f"  order {stopped}: {'held_by_erp (batch order ' + str(temporary) + '), then ' if held else ''}"
+               f"{'Infor order ' + str(released.result.get('orno')) if released and released.result else 'NOT synced'}")
+    click.echo(f"the shop cancels order {synced_order}; M3 has not started picking it …")
+    before = store.recent_events(limit=1)[0].id
+    requests.post(f"{stack.ps_url}/_sandbox/orders/{synced_order}/state", json={"state": "PS_OS_CANCELED"},
+                  timeout=10)
+    cancelled = _wait_event(store, synced_order, m.SUCCEEDED, timeout, after=before)
+    click.echo(f"  order {synced_order}: " + (f"Infor order {cancelled.result.get('orno')} cancelled (lines "
+               f"{', '.join(cancelled.result.get('lines') or [])} deleted)" if cancelled and cancelled.result
+               and cancelled.result.get("cancelled") else "NOT cancelled"))
+    return bool(waiting and paid and held and released and cancelled)
 
 
 def _ship_some(stack: Stack, store: Store, order_ids: list[int], timeout: float) -> list[dict[str, object]]:

@@ -22,6 +22,8 @@ import requests
 from psinfor_devkit.devservices import RedisService, _redis_server_binary, ensure_redis, free_port, redis_answers
 
 BIN = Path(sys.executable).parent
+# Processes run from the repository (the bench's own task module, `bench.tasks`, is imported from there).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PS_KEY = "DEMOKEY00000000000000000000000001"[:32]
 WEBHOOK_SECRET = "demo-webhook-secret"
 def _all_queues() -> str:
@@ -159,7 +161,7 @@ class Stack:
         handle = log.open("ab")
         env = {**self.env, "PSINFOR_READY_FILE": str(self.ready_file(name))}
         popen = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                 start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+                                 start_new_session=True, cwd=PROJECT_ROOT)
         handle.close()
         proc = Proc(name, popen, log)
         self.procs[name] = proc

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from integration.errors import HeldForReview, IntegrationError, PermanentError, TransientError, classify
+from integration.errors import HeldForReview, IntegrationError, PermanentError, TransientError, Waiting, classify
 from integration.store import models as m
 from integration.store.repository import EventRow
 
@@ -154,6 +154,12 @@ def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
                           outcome=m.StepStatus.SKIPPED)
         bound.info("event skipped", reason=exc.message)
         return StepOutcome(proceed=False, status=m.SKIPPED)
+    except Waiting as exc:
+        store.fail_step(event_id, step, exc.to_dict(), retrying=False, attempt_id=attempt,
+                        outcome=m.StepStatus.WAITING)
+        store.set_status(event_id, exc.status, error=exc.to_dict())
+        bound.info("event waiting", status=exc.status, reason=exc.message)
+        return StepOutcome(proceed=False, status=exc.status)
     except HeldForReview as exc:
         store.fail_step(event_id, step, exc.to_dict(), retrying=False, attempt_id=attempt,
                         outcome=m.StepStatus.HELD)

@@ -75,9 +75,13 @@ def shop_datetime(value: Any, tz: ZoneInfo) -> datetime:
 
 
 def enqueue_new_event(store: Store, new: NewEvent, enqueue: Enqueue) -> tuple[int, bool]:
-    """Inbox row first (queued), then one publish. A failed publish leaves the row for the sweeper."""
+    """Inbox row first (queued), then one publish. A failed publish leaves the row for the sweeper.
+
+    A newer event of a record supersedes its waiting ones (an order awaiting payment, one held by the ERP):
+    the newer one reads the record afresh and goes on from there."""
     event_id, created = store.add_event(new, status=m.QUEUED)
     if created:
+        store.supersede_waiting(new.connection, new.entity, new.source_id, by_event=event_id)
         try:
             enqueue(event_id, new.entity, None)
         except Exception:
@@ -183,6 +187,21 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, stale_seconds: int | None = None,
     log.warning("re-enqueued events that showed no sign of life", count=len(ids), event_ids=ids[:50],
                 by_status={s: sum(1 for e in lost if e.status == s) for s in {e.status for e in lost}})
     return ids
+
+
+def resume_waiting(rt: Runtime, enqueue: Enqueue, *, older_than_seconds: float | None = None) -> list[int]:
+    """Re-check events the ERP holds (``held_by_erp``) once they have waited ``PSINFOR_ERP_HOLD_RECHECK_SECONDS``:
+    each goes on from the step that waited (its earlier outputs are kept), and waits again if still held."""
+    from integration.flows.registry import FLOWS
+
+    seconds = rt.settings.erp_hold_recheck_seconds if older_than_seconds is None else older_than_seconds
+    resumed = rt.store.resume_waiting(m.HELD_BY_ERP, stale_cutoff(int(seconds)))
+    for event_id, entity, step in resumed:
+        if entity in FLOWS:
+            enqueue(event_id, entity, step)
+    if resumed:
+        log.info("re-checking events held by the ERP", count=len(resumed))
+    return [i for i, _, _ in resumed]
 
 
 def prune(rt: Runtime, *, retention_days: float | None = None) -> int:

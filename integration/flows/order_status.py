@@ -77,7 +77,9 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     orders = rt.binder(event.connection, ORDER)
     order_id = int(event.source_id)
     target = validated["state_key"]
-    current = ps.order_states().key_for(int(ps.get("orders", order_id)["current_state"]))
+    states = ps.order_states()
+    current_id = int(ps.get("orders", order_id)["current_state"])
+    current = states.key_for(current_id)
     if current in SHOP_FINAL:
         orders.close(event.source_id)
         raise SkipEvent(f"the shop's order is already {current}: no more updates from Infor")
@@ -86,17 +88,24 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     if validated["tracking_number"]:
         ps.set_tracking_number(order_id, validated["tracking_number"])
     posted = False
-    if validated["state_id"]:
-        posted = ps.add_order_history(order_id, int(validated["state_id"]), send_email=True)
+    held_back = None
+    state_id = int(validated["state_id"]) if validated["state_id"] else None
+    if state_id and states.is_paid(state_id) and not states.is_paid(current_id):
+        # PrestaShop records a payment for the unpaid balance when an order enters a "paid" state from an
+        # unpaid one: never do that on the shop's behalf (a cash-on-delivery order stays as the shop has it).
+        held_back = f"{target} would mark the unpaid order as paid in the shop; left to the merchant"
+        state_id = None
+    if state_id:
+        posted = ps.add_order_history(order_id, state_id, send_email=True)
     sent: dict[str, Any] = {"tracking": validated["tracking_number"] or None}
-    if target:
+    if target and not held_back:
         sent["ps_state"] = target
     orders.update(event.source_id, **sent)
     closed = _closed(validated["lowest"], validated["highest"], validated["state_key"])
     if closed:
         orders.close(event.source_id)
     return {"orno": validated["orno"], "state": validated["state_key"], "state_posted": posted,
-            "tracking_number": validated["tracking_number"], "closed": closed}
+            "tracking_number": validated["tracking_number"], "closed": closed, "state_held_back": held_back}
 
 
 def poll_order_status(rt: Runtime, connection: str, enqueue: Enqueue, *, now: datetime | None = None,

@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from integration.binder import is_pending
-from integration.errors import LockBusy, NotFound, PermanentError, TransientError, ValidationFailed
+from integration.errors import (
+    AwaitingPayment,
+    HeldByErp,
+    HeldForReview,
+    LockBusy,
+    PermanentError,
+    TransientError,
+    ValidationFailed,
+)
 from integration.flows.base import Enqueue, EventView, Flow, Poller, SkipEvent
 from integration.flows.customers import ensure_customer
 from integration.flows.maintenance import PollResult, enqueue_new_event, shop_datetime
@@ -27,133 +35,312 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("psinfor.orders")
 ENTITY = "order"
+CUSTOMER = "customer"
+CUSTOMER_PARTS = ("address_", "country_", "state_")  # the bundle's parts ensure_customer reads
+# Events about an order's changes in the shop: for an order Infor already has, these are read (a cancellation,
+# a refund, a changed address); any other event of a bound order is skipped without an API call.
+SHOP_CHANGE_EVENTS = frozenset({"order.status_changed", "order.refunded"})
 ORDERS_WATERMARK = "prestashop.orders.date_upd"
 
 
 def extract(rt: Runtime, event: EventView, _previous: dict[str, Any]) -> dict[str, Any]:
-    """Read the order and everything it refers to from the shop (ids only came with the event)."""
+    """Read the order and everything it refers to from the shop (ids only came with the event), and decide by
+    the shop's state (``statuses.yaml`` ``prestashop_to_infor``) whether it goes to Infor now: only paid (or
+    otherwise releasable) orders do; an unpaid one waits, at no cost, until its state changes."""
     from integration.connectors.prestashop.bundles import fetch_order_bundle
 
-    orno = rt.binder(event.connection, ENTITY).get(event.source_id)
-    if orno:
+    orders = rt.binder(event.connection, ENTITY)
+    orno = orders.get(event.source_id)
+    if orno and event.event_type not in SHOP_CHANGE_EVENTS:
         raise SkipEvent(f"order {event.source_id} is already Infor order {orno}")
-    bundle = fetch_order_bundle(rt.prestashop(event.connection), int(event.source_id))
+    ps = rt.prestashop(event.connection)
+    bundle = fetch_order_bundle(ps, int(event.source_id))
+    action, state = shop_action(rt, ps, bundle["order"])
+    if orno:
+        return _after_sync(event, orno, orders.data(event.source_id), bundle, action, state)
+    if action == "hold":
+        raise AwaitingPayment(f"order {event.source_id} is {state} in the shop: waiting for its payment",
+                              resolution="nothing to do: it goes to Infor once the shop marks it paid",
+                              details={"shop_state": state})
+    if action != "open":
+        raise SkipEvent(f"order {event.source_id} is {state} in the shop: {action}, not sent to Infor")
     return {"bundle": bundle}  # the store writes it as JSON (Decimals as strings, ISO dates)
 
 
+def _after_sync(event: EventView, orno: str, bound: dict[str, Any], bundle: dict[str, Any], action: str,
+                state: str) -> dict[str, Any]:
+    """A change in the shop to an order Infor already has: a cancellation or full refund cancels it in M3 (load);
+    a partial refund or a changed address or quantity is held for an operator, never silently dropped."""
+    if bound.get("cancelled"):
+        raise SkipEvent(f"Infor order {orno} is already cancelled")
+    if action == "cancel":
+        return {"cancel": {"orno": orno, "shop_state": state}}
+    sent = bound.get("fingerprint") or {}
+    changed = [part for part, value in fingerprint(bundle).items() if sent.get(part, value) != value]
+    if changed:
+        raise HeldForReview(f"order {event.source_id} changed in the shop ({', '.join(changed)}) after it became "
+                            f"Infor order {orno}", resolution=f"apply the change to order {orno} in M3 (OIS300), "
+                            "then skip this event", details={"orno": orno, "changed": changed})
+    if event.event_type == "order.refunded":
+        slip = event.payload.get("id_order_slip")
+        raise HeldForReview(f"order {event.source_id} was partly refunded in the shop (credit slip {slip}); "
+                            f"Infor order {orno} is unchanged", resolution="credit the customer in M3 if it is "
+                            "not done there, then skip this event", details={"orno": orno, "id_order_slip": slip})
+    raise SkipEvent(f"order {event.source_id} is already Infor order {orno} (shop state {state})")
+
+
+def fingerprint(bundle: dict[str, Any]) -> dict[str, str]:
+    """What M3 got that the shop could still change: the delivery address and the lines (hashed per part)."""
+    import hashlib
+    import json
+
+    from integration.mapping.records import order_rows
+
+    address = bundle.get("address_delivery") or {}
+    parts = {
+        "delivery address": [str(address.get(k) or "") for k in
+                             ("address1", "address2", "postcode", "city", "id_country", "id_state")],
+        "lines": sorted((str(r.get("product_id")), str(r.get("product_attribute_id")), str(r.get("product_quantity")))
+                        for r in order_rows(bundle["order"])),
+    }
+    return {k: hashlib.sha256(json.dumps(v).encode()).hexdigest()[:16] for k, v in parts.items()}
+
+
+def shop_action(rt: Runtime, ps: Any, order: dict[str, Any]) -> tuple[str, str]:
+    """(open | hold | cancel | ignore, the state's key or name) for the order's current shop state."""
+    states = ps.order_states()
+    state_id = int(order["current_state"])
+    key = states.key_for(state_id)
+    state = states.get(state_id)
+    flags = {f: bool(getattr(state, f, False)) for f in ("paid", "shipped", "delivery", "logable")} if state else {}
+    return rt.mapping.infor_status_for_ps_state(key, flags), key or states.name(state_id)
+
+
 def transform(rt: Runtime, event: EventView, extracted: dict[str, Any]) -> dict[str, Any]:
-    """Canonical order and the Infor transactions it becomes; the customer is ensured first."""
+    """Canonical order and the Infor transactions it becomes. Nothing is written anywhere: the customer number
+    is the bound one or the deterministic one (``cuno_for``); the customer is created, when missing, in load, so
+    an order refused by validation leaves nothing in M3."""
+    if "cancel" in extracted:
+        return extracted
     bundle = extracted["bundle"]
     engine = rt.mapping
     order = engine.ps_order_to_canonical(bundle)
-    cuno = ensure_customer(rt, event.connection, bundle)
+    ps_customer = str(bundle["customer"]["id"])
+    cuno = rt.binder(event.connection, CUSTOMER).get(ps_customer) or engine.cuno_for(int(ps_customer))
     calls = engine.order_to_infor(order, cuno=cuno)
-    return {"canonical": _order_schema().dump(order), "cuno": cuno, "calls": calls}
+    customer = {k: v for k, v in bundle.items() if k == "customer" or k.startswith(CUSTOMER_PARTS)}
+    return {"canonical": _order_schema().dump(order), "cuno": cuno, "calls": calls, "customer": customer,
+            "fingerprint": fingerprint(bundle)}
 
 
 def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict[str, Any]:
     """Business rules before the write; anomalies hold the order for review."""
     from integration.validation.rules import raise_if_failed
 
+    if "cancel" in transformed:
+        return transformed
     engine = rt.mapping
     order = _order_schema().load(transformed["canonical"])
     raise_if_failed(engine.validate_order(order, transformed["calls"], cuno=transformed["cuno"]),
                     f"order {event.source_id}")
-    engine.check_anomalies(order)  # raises HeldForReview
+    if not event.payload.get(m.REVIEW_RELEASED):  # an operator released it: the anomalies were seen
+        engine.check_anomalies(order)  # raises HeldForReview
     return transformed
 
 
 def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, Any]:
-    """Create the Infor order once, and bind it.
+    """Create the Infor order once, bind it only when M3 says it exists, and never leave or double a batch order.
 
     The creation is claimed in SQL first (a pending binding owned by this event), so no other event can
-    create the order meanwhile, however long M3 takes. A claim this event left behind (a dead worker, a lost
-    answer) is resolved from what M3 knows: the temporary batch order's status in OIS275, then the CUOR.
+    create the order meanwhile, however long M3 takes. Before anything is entered, M3 is asked for a customer
+    order with the shop's reference (CUOR) and for a batch order already carrying it (OIS100MI LstBatchHead): an
+    earlier batch order is finished, never replaced. M3's answer is read back from OIS275 (GetTmpOrderStat),
+    never assumed: 90 binds the order; 15/20/25 dead-letter with M3's own messages; 30 (credit stop) waits as
+    ``held_by_erp`` and is re-checked; not yet processed is asked again with backoff, then dead-lettered.
     """
-    from integration.connectors.infor.errors import WriteOutcomeUnknown
-    from integration.connectors.infor.orders import create_batch_order, find_order_by_customer_ref
+    from integration.connectors.infor.orders import find_batch_orders, find_order_by_customer_ref
 
+    if "cancel" in validated:
+        return _cancel(rt, event, validated["cancel"])
     connection, ps_id = event.connection, event.source_id
     binder = rt.binder(connection, ENTITY)
-    calls = validated["calls"]
-    facts = {"cuor": _cuor(calls), "cuno": validated["cuno"], "event_id": event.id}
+    # The customer first (found, bound or created once); its number may differ from transform's guess when an
+    # existing M3 customer was matched, so the calls carry the one ensure_customer answers.
+    cuno = ensure_customer(rt, connection, validated["customer"])
+    calls = _with_customer(validated["calls"], cuno)
+    facts: dict[str, Any] = {"cuor": _cuor(calls), "cuno": cuno, "event_id": event.id,
+                             "fingerprint": validated.get("fingerprint")}
     with rt.record_lock(f"{connection}:{ENTITY}:{ps_id}"):
         m3 = rt.m3(connection)
         row = binder.row(ps_id)
         if row is None:
-            orno = find_order_by_customer_ref(m3, facts["cuor"], facts["cuno"])
-            if orno is not None:  # created before we kept bindings, or the store lost it
-                binder.finalize(ps_id, orno, facts)
-                return {"orno": orno, **facts, "recovered": True}
             if not binder.claim(ps_id, event.id, facts):
                 raise LockBusy(f"order {ps_id} was claimed by another event a moment ago",
                                retry_after=rt.settings.outcome_settle_seconds)
+            claim: dict[str, Any] = {}
         else:
-            infor_id, data = row
+            infor_id, claim = row
             if not is_pending(infor_id):
-                if data.get("event_id") == event.id:  # ours, interrupted before it could say so
+                if claim.get("event_id") == event.id:  # ours, interrupted before it could say so
                     return {"orno": infor_id, **facts, "recovered": True}
                 raise SkipEvent(f"order {ps_id} is already Infor order {infor_id}")
-            recovered = _resolve_claim(rt, m3, event, data, facts)
-            if recovered is not None:
-                return recovered
-        temporaries: list[str] = []
-
-        def remember(temporary: str) -> None:
-            temporaries.append(temporary)
-            binder.update(ps_id, temporary_orno=temporary)
-
-        try:
-            result = create_batch_order(m3, calls, on_temporary=remember)
-        except PermanentError:
-            raise  # a definite rejection: M3 said no
-        except Exception as exc:
-            if isinstance(exc, WriteOutcomeUnknown) or temporaries:
-                # The outcome is unknown (a lost answer, a time limit mid-call): M3 may still be working on
-                # it, so ask OIS275 only once it has had time to finish. A wait, not an attempt of ours.
-                settle = max(rt.settings.outcome_settle_seconds, getattr(exc, "retry_after", 0.0) or 0.0)
-                raise TransientError(f"order {ps_id}: M3's answer to the batch order was lost ({exc})",
-                                     retry_after=settle, counts_as_attempt=False,
-                                     details={"temporary_orno": temporaries[-1] if temporaries else None}) from exc
-            raise
-        binder.finalize(ps_id, result.orno, {**facts, "temporary_orno": result.temporary_orno})
-    return {"orno": result.orno, **facts, "recovered": False}
+            _take_over(rt, event, claim)
+        temporary = claim.get("temporary_orno")
+        if temporary:
+            return _settle(rt, m3, event, str(temporary), bool(claim.get("confirm_sent")), calls, facts)
+        orno = find_order_by_customer_ref(m3, facts["cuor"], cuno)
+        if orno is not None:  # created before we kept bindings, or the store lost it
+            binder.finalize(ps_id, orno, facts)
+            return {"orno": orno, **facts, "recovered": True}
+        earlier = find_batch_orders(m3, cuno, facts["cuor"])
+        created = [b for b in earlier if b.orno]
+        if created:
+            binder.finalize(ps_id, str(created[-1].orno), {**facts, "temporary_orno": created[-1].temporary_orno})
+            return {"orno": created[-1].orno, **facts, "recovered": True}
+        # Batch orders of this shop order whose number no attempt of ours ever received (AddBatchHead's answer
+        # was lost): nothing was added to them nor confirmed, so they are deleted, never left behind.
+        for orphan in earlier:
+            _abandon(rt, m3, event, orphan.temporary_orno)
+        return _create(rt, m3, event, calls, facts)
 
 
-def _resolve_claim(rt: Runtime, m3: Any, event: EventView, claim: dict[str, Any],
-                   facts: dict[str, Any]) -> dict[str, Any] | None:
-    """A pending claim: wait for a live owner, take over a finished one, and find an order it already made."""
-    from integration.connectors.infor.orders import find_order_by_customer_ref, get_temporary_order_status
+def _cancel(rt: Runtime, event: EventView, cancel: dict[str, Any]) -> dict[str, Any]:
+    """Cancel the M3 order the shop cancelled or refunded in full, unless M3 has started picking it: then it is
+    held for an operator (``PickingStarted``). DelLine for every open line (docs/contracts.md says why)."""
+    from integration.connectors.infor.orders import cancel_order
 
-    ps_id = event.source_id
-    binder = rt.binder(event.connection, ENTITY)
+    orders = rt.binder(event.connection, ENTITY)
+    with rt.record_lock(f"{event.connection}:{ENTITY}:{event.source_id}"):
+        done = cancel_order(rt.m3(event.connection), cancel["orno"], method="delete")
+        orders.update(event.source_id, cancelled=True, cancelled_lines=list(done.lines))
+        orders.close(event.source_id)
+    return {"orno": cancel["orno"], "cancelled": True, "lines": list(done.lines), "shop_state": cancel["shop_state"],
+            "already_cancelled": done.already_cancelled}
+
+
+def _take_over(rt: Runtime, event: EventView, claim: dict[str, Any]) -> None:
+    """A pending claim of another event: wait while that event is active, take it over once it has finished."""
     owner = int(claim.get("event_id") or 0)
-    if owner != event.id:
-        owner_event = rt.store.get_event(owner)
-        if owner_event is not None and owner_event.status in m.ACTIVE_STATUSES:
-            raise LockBusy(f"order {ps_id} is being created by event {owner}",
-                           retry_after=rt.settings.outcome_settle_seconds)
-        binder.update(ps_id, event_id=event.id, taken_over_from=owner)
-    temporary = claim.get("temporary_orno")
-    orno: str | None = None
-    if temporary:
-        try:
-            status = get_temporary_order_status(m3, str(temporary))
-        except NotFound:
-            status = {}
-        if str(status.get("STAT", "")).strip() == "90" and str(status.get("ORNR", "")).strip():
-            orno = str(status["ORNR"]).strip()
-    if orno is None:
-        orno = find_order_by_customer_ref(m3, facts["cuor"], facts["cuno"])
-    if orno is not None:
-        binder.finalize(ps_id, orno, {**facts, "temporary_orno": temporary})
-        return {"orno": orno, **facts, "recovered": True}
-    if temporary:  # never confirmed: a new batch order replaces it (the old one stays unconfirmed in OIS275)
-        log.warning("abandoning an unconfirmed batch order", order=ps_id, temporary_orno=temporary,
-                    resolution="delete it in OIS275 when convenient")
-        abandoned = [*claim.get("abandoned", []), temporary]
-        binder.update(ps_id, temporary_orno=None, abandoned=abandoned)
-    return None
+    if owner == event.id:
+        return
+    owner_event = rt.store.get_event(owner)
+    if owner_event is not None and owner_event.status in m.ACTIVE_STATUSES:
+        raise LockBusy(f"order {event.source_id} is being created by event {owner}",
+                       retry_after=rt.settings.outcome_settle_seconds)
+    rt.binder(event.connection, ENTITY).update(event.source_id, event_id=event.id, taken_over_from=owner)
+
+
+def _create(rt: Runtime, m3: Any, event: EventView, calls: list[dict[str, Any]],
+            facts: dict[str, Any]) -> dict[str, Any]:
+    """Enter and release a new batch order, then read what M3 made of it."""
+    from integration.connectors.infor.errors import BatchOrderRejected, WriteOutcomeUnknown
+    from integration.connectors.infor.orders import create_batch_order, delete_batch_order
+
+    binder = rt.binder(event.connection, ENTITY)
+    temporaries: list[str] = []
+
+    def remember(temporary: str) -> None:
+        temporaries.append(temporary)
+        binder.update(event.source_id, temporary_orno=temporary, confirm_sent=False)
+
+    def confirming(_temporary: str) -> None:
+        binder.update(event.source_id, confirm_sent=True)
+
+    try:
+        result = create_batch_order(m3, calls, on_temporary=remember, on_confirm=confirming)
+    except BatchOrderRejected as exc:
+        # Addresses or lines refused before Confirm: this batch order is abandoned, so it is deleted (a replay
+        # enters a new one once the cause is fixed), and the dead letter carries M3's reasons.
+        abandoned = exc.details.get("temporary_orno") or (temporaries[-1] if temporaries else None)
+        if abandoned:
+            deleted = _delete_quietly(delete_batch_order, m3, str(abandoned))
+            binder.update(event.source_id, temporary_orno=None,
+                          abandoned=[*binder.data(event.source_id).get("abandoned", []), abandoned])
+            exc.details["batch_order_deleted"] = deleted
+            if deleted:
+                exc.resolution = (f"batch order {abandoned} was deleted, nothing is left in M3; fix the item or "
+                                  "address in the shop or in M3, then replay the order")
+        raise
+    except PermanentError:
+        raise  # a definite rejection: M3 said no
+    except Exception as exc:
+        if isinstance(exc, WriteOutcomeUnknown) or temporaries:
+            # The outcome is unknown (a lost answer, a time limit mid-call): M3 may still be working on it, so
+            # ask OIS275 only once it has had time to finish. A wait, not an attempt of ours.
+            settle = max(rt.settings.outcome_settle_seconds, getattr(exc, "retry_after", 0.0) or 0.0)
+            raise TransientError(f"order {event.source_id}: M3's answer to the batch order was lost ({exc})",
+                                 retry_after=settle, counts_as_attempt=False,
+                                 details={"temporary_orno": temporaries[-1] if temporaries else None}) from exc
+        raise
+    return _outcome(rt, m3, event, result.batch, facts, recovered=False)
+
+
+def _settle(rt: Runtime, m3: Any, event: EventView, temporary: str, confirm_sent: bool,
+            calls: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
+    """An earlier attempt's batch order: read its status and finish it. A new one is entered only when M3 no
+    longer has it, or when it was never confirmed (then it is deleted first: never two for one shop order)."""
+    from integration.connectors.infor.orders import get_batch_status
+
+    status = get_batch_status(m3, temporary)
+    if status is not None and not confirm_sent and not status.created:
+        _abandon(rt, m3, event, temporary)  # entered but never confirmed: it is ours to delete
+        status = None
+    if status is None:  # deleted in OIS275 (by an operator, or just now): a new one may be entered
+        rt.binder(event.connection, ENTITY).update(event.source_id, temporary_orno=None, confirm_sent=False)
+        return _create(rt, m3, event, calls, facts)
+    return _outcome(rt, m3, event, status, facts, recovered=True)
+
+
+def _abandon(rt: Runtime, m3: Any, event: EventView, temporary: str) -> None:
+    """Delete a batch order of ours that will never be confirmed; if M3 refuses, stop and name it."""
+    from integration.connectors.infor.orders import delete_batch_order
+
+    delete_batch_order(m3, temporary)
+    orders = rt.binder(event.connection, ENTITY)
+    orders.update(event.source_id, abandoned=[*orders.data(event.source_id).get("abandoned", []), temporary])
+    log.info("deleted an unconfirmed batch order of an earlier attempt", order=event.source_id,
+             temporary_orno=temporary)
+
+
+def _outcome(rt: Runtime, m3: Any, event: EventView, status: Any, facts: dict[str, Any], *,
+             recovered: bool) -> dict[str, Any]:
+    from integration.connectors.infor.orders import batch_order_messages
+
+    ps_id, temporary = event.source_id, status.temporary_orno
+    facts = {**facts, "temporary_orno": temporary, "batch_status": status.status}
+    if status.outcome == "created":
+        rt.binder(event.connection, ENTITY).finalize(ps_id, status.orno, facts)
+        return {"orno": status.orno, **facts, "recovered": recovered}
+    if status.outcome == "pending":
+        # Confirmed but not processed yet (M3's batch job runs later), or stopped at 55: ask again with backoff;
+        # once the retry budget is spent the event is dead-lettered with the batch order named.
+        raise TransientError(
+            f"order {ps_id}: batch order {temporary} is not processed yet (OIS275 status {status.status or '?'})",
+            retry_after=rt.settings.outcome_settle_seconds,
+            resolution=f"check batch order {temporary} in OIS275: confirm it, or delete it (DelBatchHead) and "
+                       "replay the order", details=facts)
+    reasons = [{"id": msg.message_id, "message": msg.text, "data": msg.data}
+               for msg in batch_order_messages(m3, temporary)]
+    text = "; ".join(r["message"] for r in reasons if r["message"]) or f"OIS275 status {status.status}"
+    if status.outcome == "credit_stop":
+        raise HeldByErp(f"order {ps_id}: M3 holds batch order {temporary} (credit stop): {text}",
+                        resolution="release the customer's credit stop in M3; the order is checked again "
+                                   "every PSINFOR_ERP_HOLD_RECHECK_SECONDS and goes on by itself",
+                        details={**facts, "m3_messages": reasons})
+    raise PermanentError(
+        f"order {ps_id}: M3 refused batch order {temporary} (status {status.status}): {text}",
+        resolution=f"correct the cause in M3 or the shop, then re-release batch order {temporary} in OIS275, or "
+                   "delete it (DelBatchHead) and replay the order: a new one is never entered while it exists",
+        details={**facts, "m3_messages": reasons})
+
+
+def _delete_quietly(delete: Any, m3: Any, temporary: str) -> bool | None:
+    """Abandoning a refused batch order; if M3 will not delete it now, the dead letter names it anyway."""
+    try:
+        return bool(delete(m3, temporary))
+    except Exception:
+        log.warning("could not delete an abandoned batch order", temporary_orno=temporary, exc_info=True)
+        return None
 
 
 @cache
@@ -162,6 +349,10 @@ def _order_schema() -> Any:
     from integration.canonical import OrderSchema
 
     return OrderSchema()
+
+
+def _with_customer(calls: list[dict[str, Any]], cuno: str) -> list[dict[str, Any]]:
+    return [{**c, "record": {**c["record"], "CUNO": cuno}} if "CUNO" in c.get("record", {}) else c for c in calls]
 
 
 def _cuor(calls: list[dict[str, Any]]) -> str:
@@ -228,7 +419,7 @@ FLOW = Flow(
     entity=ENTITY,
     queue="orders",
     steps=(("extract", extract), ("transform", transform), ("validate", validate), ("load", load)),
-    events={"order.created": "id_order", "order.status_changed": "id_order"},
+    events={"order.created": "id_order", "order.status_changed": "id_order", "order.refunded": "id_order"},
     # The safety net for missed webhooks: orders changed since the watermark (minus an overlap).
     pollers=(Poller("orders", _poll, "PSINFOR_POLL_INTERVAL", 60.0),),
 )

@@ -28,12 +28,14 @@ from integration.errors import HeldForReview, MappingError, ValidationFailed
 from integration.transform import money
 from integration.transform.address import (
     country_alpha2,
+    m3_state,
     normalise_postcode,
     person_name,
     phone_e164,
     postcode_matches,
     split_street,
     subdivision_code,
+    transliterate,
 )
 from integration.transform.enrichment import enrich
 from integration.transform.status import infor_action_for_ps_state
@@ -508,13 +510,16 @@ class MappingEngine:
         if address is None:
             return {"type": address_type, "lines": []}
         a = self.config.addresses
-        wrapped = split_street(address.street, a.line_width, a.max_lines)
+        # Transliterated before wrapping, so the ASCII lines are the ones that fit CUA1-CUA4 ("ß" → "ss").
+        street = [transliterate(s) for s in address.street] if a.transliterate else address.street
+        wrapped = split_street(street, a.line_width, a.max_lines)
         return {
             "type": address_type, "name": address.name,
             "person": person_name(address.first_name, address.last_name),
             "first_name": address.first_name, "last_name": address.last_name, "company": address.company,
             "lines": wrapped.lines, "postcode": address.postcode, "city": address.city,
-            "country": address.country, "state": address.state, "phone": address.phone,
+            "country": address.country, "state": address.state,
+            "m3_state": m3_state(address.country, address.state, a.state_codes), "phone": address.phone,
             "phone_raw": address.phone_raw, "vat_number": address.vat_number,
         }
 

@@ -8,6 +8,8 @@ A field spec in the YAML is one of
     MODL: {from: order.carrier_id, lookup: carriers}      # ... translated through a lookup table
     ORDT: {from: order.order_date, format: date}          # ... formatted (date, decimal, integer, upper, ascii)
     CUNM: {from: address.name, truncate: true}            # ... cut to M3's length at a word boundary
+    MAIL: {from: customer.email, too_long: omit}          # ... left out when longer than M3's field
+    PONO: {from: address.postcode, too_long: refuse}      # ... refused by validation when longer
     SAPR: {from: line.erp_unit_price, format: decimal, only_if: send_prices}   # ... only when an option is on
     OTBA: {from: order.erp_totals.discounts_tax_excl, format: decimal, omit_zero: true}  # ... left out when 0
 
@@ -31,6 +33,10 @@ from integration.transform.address import fit, transliterate
 from integration.transform.money import m3_decimal
 
 FORMATS = ("text", "date", "decimal", "integer", "upper", "ascii")
+# What happens to a value longer than its M3 field: cut at a word boundary (free text), left out, or refused by
+# validation (the record goes nowhere, the failure names field and rule). The loader insists on one of these
+# wherever a source can be longer than its field.
+TOO_LONG = ("truncate", "refuse", "omit")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,12 @@ class FieldSpec:
     truncate: bool = False
     only_if: str | None = None
     omit_zero: bool = False
+    too_long: str | None = None  # one of TOO_LONG; ``truncate: true`` is the same as ``too_long: truncate``
+
+    @property
+    def overflow(self) -> str | None:
+        """The rule for a value longer than the field, or None when the mapping gives none."""
+        return "truncate" if self.truncate else self.too_long
 
 
 @dataclass(frozen=True)
@@ -178,6 +190,10 @@ def render(
         text = spec.default
     if text == "":
         return None
-    if spec.truncate and max_length is not None:
-        text = fit(text, max_length)
+    if max_length is not None and len(text) > max_length:
+        if spec.overflow == "truncate":
+            text = fit(text, max_length)
+        elif spec.overflow == "omit":
+            return None
+        # "refuse" (or no rule): sent as it is, so validation refuses the record naming field and rule
     return text

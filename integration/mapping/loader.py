@@ -3,6 +3,11 @@
 A deployment edits these files, so every mistake has to surface before the first order, and name the file,
 the key and what is wrong ("orders.yaml: infor.AddBatchHead.CUOX: OIS100MI/AddBatchHead has no field CUOX").
 All problems of all files are reported together, so an operator fixes them in one pass.
+
+Every mapped M3 field fits: where the source can give a value longer than the field (PrestaShop's column
+sizes in ``SOURCE_LENGTHS``, a lookup's longest value, a number's widest form), the field map must say what
+happens (``truncate: true`` or ``too_long: truncate | refuse | omit``), or loading (``psinfor map check``)
+fails naming the field, its length and the source's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from marshmallow import ValidationError
 
+from integration.ai.thresholds import Thresholds
 from integration.canonical import (
     Address,
     Customer,
@@ -43,8 +49,8 @@ ENRICHMENT_ROOT: dict[str, Any] = {k: None for k in (
     "payment_terms")}
 ADDRESS_ROOT: dict[str, Any] = {
     "type": None, "name": None, "person": None, "first_name": None, "last_name": None, "company": None,
-    "lines": list, "postcode": None, "city": None, "country": None, "state": None, "phone": None,
-    "phone_raw": None, "vat_number": None,
+    "lines": list, "postcode": None, "city": None, "country": None, "state": None, "m3_state": None,
+    "phone": None, "phone_raw": None, "vat_number": None,
 }
 HEAD_ROOTS: Roots = {"order": Order, "cuno": None, "enrichment": ENRICHMENT_ROOT}
 ADDRESS_ROOTS: Roots = {**HEAD_ROOTS, "address": ADDRESS_ROOT}
@@ -62,6 +68,33 @@ INBOUND_CLASSES: dict[str, type[Any]] = {
 }
 ENRICHMENT_LENGTHS = {"order_type": 3, "warehouse": 3, "facility": 3, "project": 7, "delivery_method": 3,
                       "delivery_terms": 3, "payment_terms": 3}
+
+# The longest value a source path can give, from PrestaShop's column sizes (Address: postcode 12, city 64,
+# firstname/lastname/company 255, address1/2 128; State iso_code 7; Country iso_code 3; Customer email 255;
+# Order reference 9, module 255; order_detail product_reference 64, product_ean13 13) and from what this
+# engine makes of them (E.164 phones: '+' and at most 15 digits; CUOR and CUNO checked below). A path not
+# listed has no known maximum. ``address.*`` covers ``order.delivery_address.*``, ``order.invoice_address.*``
+# and ``customer.address.*``; ``address.lines.N`` is ``line_width`` (addresses.yaml).
+SOURCE_LENGTHS: dict[str, int] = {
+    "cuno": 10, "order.customer_order_number": 20, "order.reference": 9, "order.currency": 3,
+    "order.erp_currency": 3, "order.payment_module": 255, "order.rate_source": 8, "order.price_basis": 8,
+    "address.type": 2, "address.first_name": 255, "address.last_name": 255, "address.company": 255,
+    "address.person": 511, "address.street.0": 128, "address.street.1": 128, "address.postcode": 12,
+    "address.city": 64, "address.country": 3, "address.state": 7, "address.m3_state": 7, "address.phone": 16,
+    "address.phone_raw": 32, "customer.email": 255, "customer.first_name": 255, "customer.last_name": 255,
+    "customer.company": 255, "customer.person_name": 511, "line.item_number": 64, "line.reference": 64,
+    "line.ean13": 13, "line.warehouse": 3, "charge.id": 6, "charge.name": 8,
+    **{f"enrichment.{k}": v for k, v in ENRICHMENT_LENGTHS.items()},
+}
+# Sources that are ASCII already, so transliteration cannot lengthen them.
+ASCII_SOURCES = frozenset({"cuno", "order.customer_order_number", "order.reference", "order.currency",
+                           "order.erp_currency", "address.type", "address.country", "address.phone",
+                           "line.ean13", "line.warehouse", "charge.id",
+                           *(f"enrichment.{k}" for k in ENRICHMENT_LENGTHS)})
+# The widest text a number format can give: a date as YYYYMMDD; an integer (PrestaShop's INT(10) quantities,
+# with a sign); a decimal (PrestaShop's DECIMAL(20,6) amounts: sign, 14 digits, point, 6 decimals).
+FORMAT_LENGTHS = {"date": 8, "integer": 11, "decimal": 22}
+_ADDRESS_PREFIXES = ("order.delivery_address.", "order.invoice_address.", "customer.address.")
 
 
 @dataclass(frozen=True)
@@ -115,6 +148,7 @@ class AddressConfig:
     line_width: int = 36
     max_lines: int = 4
     country_aliases: dict[str, str] = field(default_factory=dict)
+    state_codes: dict[str, str] = field(default_factory=dict)  # "AU-NSW" -> the tenant's 2-character ECAR
 
 
 @dataclass(frozen=True)
@@ -132,6 +166,7 @@ class ValidationConfig:
     blocked_customers: frozenset[str] = frozenset()
     allowed_countries: frozenset[str] = frozenset()
     anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    detectors: Thresholds = field(default_factory=Thresholds)  # integration.ai.anomaly.detect
 
 
 @dataclass(frozen=True)
@@ -249,9 +284,50 @@ def _read(directory: Path, problems: _Problems) -> dict[str, dict[str, Any]]:
     return data
 
 
+class _Bounds:
+    """The longest value a field map can give (None: no known maximum)."""
+
+    def __init__(self, addresses: AddressConfig, lookups: Mapping[str, Lookup]):
+        self.addresses = addresses
+        self.lookups = lookups
+
+    def longest(self, spec: FieldSpec) -> tuple[int | None, str]:
+        """(length, where it comes from) for the field map's value."""
+        if spec.const is not None:
+            return len(spec.const), "the constant"
+        if spec.lookup is not None:
+            table = self.lookups.get(spec.lookup)
+            if table is None:
+                return None, f"lookup {spec.lookup!r}"
+            values = [*table.values.values(), *([table.default] if table.default is not None else [])]
+            return max((len(v) for v in values), default=0), f"lookup {spec.lookup!r}"
+        length, where = self._path(spec.source or "", spec.format)
+        if spec.default is not None and length is not None:
+            length = max(length, len(spec.default))
+        return length, where
+
+    def _path(self, path: str, fmt: str) -> tuple[int | None, str]:
+        if fmt in FORMAT_LENGTHS:
+            return FORMAT_LENGTHS[fmt], f"a {fmt}"
+        key = path
+        for prefix in _ADDRESS_PREFIXES:
+            if path.startswith(prefix):
+                key = "address." + path[len(prefix):]
+        where = path
+        if key.startswith("address.lines.") and path.startswith("address."):
+            # The engine wraps the lines after transliterating them (when addresses.yaml says so): they fit.
+            if fmt == "ascii" and not self.addresses.transliterate:
+                return None, f"{path} transliterated to ASCII after wrapping"
+            return self.addresses.line_width, f"{path} (line_width in addresses.yaml)"
+        if (fmt == "ascii" or self.addresses.transliterate) and key not in ASCII_SOURCES:
+            return None, f"{path} transliterated to ASCII"
+        return SOURCE_LENGTHS.get(key), where
+
+
 def _transaction_map(program: str, transaction: str, specs: dict[str, Any], roots: Roots, file: str,
                      key: str, lookups: Mapping[str, Any], options: tuple[str, ...], problems: _Problems,
-                     skip_unless: str | None = None, implicit: tuple[str, ...] = ()) -> TransactionMap:
+                     skip_unless: str | None = None, implicit: tuple[str, ...] = (),
+                     bounds: _Bounds | None = None) -> TransactionMap:
     lengths = m3fields.field_lengths(program, transaction)
     result: dict[str, FieldSpec] = {}
     for name, raw in specs.items():
@@ -262,14 +338,17 @@ def _transaction_map(program: str, transaction: str, specs: dict[str, Any], root
         spec = FieldSpec(source=raw.get("source"), const=raw.get("const"), default=raw.get("default"),
                          lookup=raw.get("lookup"), format=raw.get("format", "text"),
                          truncate=raw.get("truncate", False), only_if=raw.get("only_if"),
-                         omit_zero=raw.get("omit_zero", False))
+                         omit_zero=raw.get("omit_zero", False), too_long=raw.get("too_long"))
+        checked = True
         if spec.source is not None:
             problem = check_path(spec.source, roots)
             if problem:
                 problems.add(file, f"{where}.from", problem)
+                checked = False
         if spec.lookup is not None and spec.lookup not in lookups:
             problems.add(file, f"{where}.lookup", f"no lookup table {spec.lookup!r} in lookups.yaml "
                          f"(defined: {', '.join(sorted(lookups)) or 'none'})")
+            checked = False
         if spec.only_if is not None and spec.only_if not in options:
             problems.add(file, f"{where}.only_if", f"unknown option {spec.only_if!r} "
                          f"(options: {', '.join(options) or 'none'})")
@@ -277,6 +356,14 @@ def _transaction_map(program: str, transaction: str, specs: dict[str, Any], root
         for label, value in (("const", spec.const), ("default", spec.default)):
             if value is not None and limit is not None and len(value) > limit:
                 problems.add(file, f"{where}.{label}", f"{value!r} is longer than {name}'s {limit} characters")
+        if spec.overflow == "truncate" and spec.format in FORMAT_LENGTHS:
+            problems.add(file, where, f"a {spec.format} is never cut: use too_long: refuse")
+        if checked and limit is not None and spec.overflow is None and bounds is not None and spec.const is None:
+            longest, origin = bounds.longest(spec)
+            if longest is None or longest > limit:
+                size = "has no known maximum" if longest is None else f"can be {longest} characters long"
+                problems.add(file, where, f"{name} takes {limit} characters and {origin} {size}: say what "
+                             "happens to a longer value (too_long: truncate | refuse | omit)")
         result[name] = spec
     for name in m3fields.required_fields(program, transaction):
         if name not in result and name not in implicit:
@@ -301,7 +388,8 @@ def _check_template(template: str, allowed: tuple[str, ...], sample: dict[str, A
     return None
 
 
-def _orders(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problems) -> OrdersConfig | None:
+def _orders(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problems,
+            bounds: _Bounds | None = None) -> OrdersConfig | None:
     file = "orders.yaml"
     cuor = data["customer_order_number"]
     problem = _check_template(cuor, CUOR_PLACEHOLDERS, {"reference": "ABCDEFGHI", "id_order": 1234567, "id_shop": 1})
@@ -323,15 +411,17 @@ def _orders(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problem
         return None
     implicit = ("ORNO",)  # M3 assigns it; create_batch_order fills it in
     head = _transaction_map("OIS100MI", "AddBatchHead", maps["AddBatchHead"], HEAD_ROOTS, file,
-                            "infor.AddBatchHead", lookups, ORDER_OPTIONS, problems, implicit=implicit)
+                            "infor.AddBatchHead", lookups, ORDER_OPTIONS, problems, implicit=implicit, bounds=bounds)
     address = _transaction_map("OIS100MI", "AddBatchAddress", maps["AddBatchAddress"], ADDRESS_ROOTS, file,
-                               "infor.AddBatchAddress", lookups, ORDER_OPTIONS, problems, implicit=implicit)
+                               "infor.AddBatchAddress", lookups, ORDER_OPTIONS, problems, implicit=implicit,
+                               bounds=bounds)
     line = _transaction_map("OIS100MI", "AddBatchLine", maps["AddBatchLine"], LINE_ROOTS, file,
-                            "infor.AddBatchLine", lookups, ORDER_OPTIONS, problems, implicit=implicit)
+                            "infor.AddBatchLine", lookups, ORDER_OPTIONS, problems, implicit=implicit, bounds=bounds)
     charge = None
     if "AddBatchHeadChg" in maps:
         charge = _transaction_map("OIS100MI", "AddBatchHeadChg", maps["AddBatchHeadChg"], CHARGE_ROOTS, file,
-                                  "infor.AddBatchHeadChg", lookups, ORDER_OPTIONS, problems, implicit=implicit)
+                                  "infor.AddBatchHeadChg", lookups, ORDER_OPTIONS, problems, implicit=implicit,
+                                  bounds=bounds)
     charges = tuple((c["amount"], c["charge_id"]) for c in data["charges"])
     for i, (_, crid) in enumerate(charges):
         if len(crid) > 6:
@@ -349,7 +439,8 @@ def _orders(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problem
     )
 
 
-def _customers(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problems) -> CustomersConfig:
+def _customers(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Problems,
+               bounds: _Bounds | None = None) -> CustomersConfig:
     file = "customers.yaml"
     template = data["customer_number"]
     problem = _check_template(template, ("id",), {"id": 1234567})
@@ -370,13 +461,14 @@ def _customers(data: dict[str, Any], lookups: Mapping[str, Any], problems: _Prob
                          f"(known: {', '.join(m3fields.transactions('CRS610MI'))})")
             continue
         calls.append(_transaction_map("CRS610MI", call["transaction"], call["fields_"], CUSTOMER_ROOTS, file,
-                                      f"{key}.fields", lookups, (), problems, skip_unless=call.get("skip_unless")))
+                                      f"{key}.fields", lookups, (), problems, skip_unless=call.get("skip_unless"),
+                                      bounds=bounds))
     update = None
     raw_update = data.get("update")
     if raw_update is not None:
         if m3fields.has_transaction("CRS610MI", raw_update["transaction"]):
             update = _transaction_map("CRS610MI", raw_update["transaction"], raw_update["fields_"], CUSTOMER_ROOTS,
-                                      file, "update.fields", lookups, (), problems)
+                                      file, "update.fields", lookups, (), problems, bounds=bounds)
         else:
             problems.add(file, "update.transaction", f"CRS610MI has no transaction {raw_update['transaction']!r} "
                          f"here (known: {', '.join(m3fields.transactions('CRS610MI'))})")
@@ -408,6 +500,20 @@ def _currencies(data: dict[str, Any], problems: _Problems) -> CurrencyConfig:
                      f"currency ({default}), so it can only convert to that currency, not to {erp}: use "
                      "'fixed' or 'infor', or set erp_currency to the shop default")
     return CurrencyConfig(erp, default, data["rate_source"], rates, data["rounding"], data["max_difference"])
+
+
+def _addresses(data: dict[str, Any] | None, problems: _Problems) -> AddressConfig:
+    if data is None:
+        return AddressConfig()
+    width = min(m3fields.field_lengths("OIS100MI", "AddBatchAddress").get("ECAR") or 2,
+                m3fields.field_lengths("CRS610MI", "Add").get("ECAR") or 2)
+    codes: dict[str, str] = {}
+    for key, value in data["state_codes"].items():
+        if len(value) > width:
+            problems.add("addresses.yaml", f"state_codes.{key}", f"{value!r} is longer than ECAR's {width} characters")
+        codes[key.upper()] = value.upper()
+    return AddressConfig(data["transliterate"], data["line_width"], data["max_lines"],
+                         {k.upper(): v.upper() for k, v in data["country_aliases"].items()}, codes)
 
 
 def _statuses(data: dict[str, Any], problems: _Problems) -> StatusMap:
@@ -486,8 +592,11 @@ def load_mappings(directory: str | Path) -> MappingConfig:
     raw_lookups = data.get("lookups.yaml", {}).get("lookups", {})
     lookups = {name: Lookup({str(k): str(v) for k, v in raw["values"].items()}, raw.get("default"))
                for name, raw in raw_lookups.items()}
-    orders = _orders(data["orders.yaml"], lookups, problems) if "orders.yaml" in data else None
-    customers = _customers(data["customers.yaml"], lookups, problems) if "customers.yaml" in data else None
+    addresses = _addresses(data.get("addresses.yaml"), problems)
+    bounds = _Bounds(addresses, lookups)
+    orders = _orders(data["orders.yaml"], lookups, problems, bounds) if "orders.yaml" in data else None
+    customers = (_customers(data["customers.yaml"], lookups, problems, bounds) if "customers.yaml" in data
+                 else None)
     currencies = _currencies(data["currencies.yaml"], problems) if "currencies.yaml" in data else None
     statuses = _statuses(data["statuses.yaml"], problems) if "statuses.yaml" in data else None
     enrichment = _enrichment(data["enrichment.yaml"], problems) if "enrichment.yaml" in data else None
@@ -497,7 +606,6 @@ def load_mappings(directory: str | Path) -> MappingConfig:
     assert orders and customers and currencies and statuses and enrichment and ownership and inbound
     defaults, rules = enrichment
     owner_defaults, owners = ownership
-    addresses = data["addresses.yaml"]
     validation = data["validation.yaml"]
     return MappingConfig(
         directory=directory,
@@ -510,13 +618,13 @@ def load_mappings(directory: str | Path) -> MappingConfig:
         variant_table=dict(data["variants.yaml"]["table"]),
         enrichment_defaults=defaults,
         enrichment_rules=rules,
-        addresses=AddressConfig(addresses["transliterate"], addresses["line_width"], addresses["max_lines"],
-                                {k.upper(): v.upper() for k, v in addresses["country_aliases"].items()}),
+        addresses=addresses,
         validation=ValidationConfig(
             max_line_quantity=validation["max_line_quantity"],
             blocked_customers=frozenset(str(c) for c in validation["blocked_customers"]),
             allowed_countries=frozenset(c.upper() for c in validation["allowed_countries"]),
             anomalies=AnomalyConfig(**validation["anomalies"]),
+            detectors=validation["detectors"],
         ),
         ownership_defaults=owner_defaults,
         ownership=owners,

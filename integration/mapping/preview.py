@@ -1,8 +1,10 @@
 """``psinfor map preview``: what an order becomes, shown before anything is sent.
 
 A deployment tunes its mapping files against real orders; the preview shows the canonical record, the
-M3 transactions and the validation result for one order, read from the shop or from saved webservice XML,
-and never writes anywhere. A mapping error is part of the result (a validation entry with rule
+M3 transactions, every call the load would make in order (the customer's creation when it is missing, the
+CUOR and batch-order look-ups, Confirm and the status read-back: ``orders.load_plan``) and the validation
+result of the order and of the customer record, for one order read from the shop or from saved webservice
+XML, and never writes anywhere. A mapping error is part of the result (a validation entry with rule
 ``mapping``), not a crash, because that is exactly what the operator is looking for.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from integration.canonical import OrderSchema
+from integration.connectors.infor.orders import load_plan
 from integration.errors import MappingError, ValidationFailed
 from integration.jsonutil import to_jsonable
 
@@ -58,13 +61,28 @@ def preview_order(engine: MappingEngine, bundle: Mapping[str, Any], *,
                 "validation": [{"record": f"order {order.ps_order_id}", "field": exc.details.get("field", ""),
                                 "rule": "mapping", "message": str(exc), "value": exc.details.get("value")}]}
     failures = engine.validate_order(order, calls, known_item=known_item, cuno=cuno)
+    try:
+        customer_calls = engine.customer_to_infor(order.customer, cuno=cuno)
+    except MappingError as exc:
+        customer_calls = []
+        failures.append(_mapping_failure(f"customer {order.customer.ps_customer_id}", exc))
+    else:  # the load creates a missing customer first: its record must pass too
+        failures += engine.validate_customer(order.customer, customer_calls, cuno=cuno)
     return {
         "canonical": OrderSchema().dump(order),
         "infor": [dict(c) for c in calls],
+        "customer": [dict(c) for c in customer_calls],
+        "load": load_plan(calls, customer_calls, cuno=cuno, cuor=order.customer_order_number),
         "validation": [to_jsonable(f.to_dict()) for f in failures],
         "anomalies": [to_jsonable(a.to_dict()) for a in engine.anomalies(order)],
         "notes": list(order.notes),
     }
+
+
+def _mapping_failure(record: str, exc: MappingError) -> Any:
+    from integration.validation.rules import ValidationFailure
+
+    return ValidationFailure(record, str(exc.details.get("field", "")), "mapping", str(exc), exc.details.get("value"))
 
 
 def _entry(failure: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,7 +119,13 @@ def render_text(result: Mapping[str, Any]) -> str:
         out.append(f"  enrichment: {enrichment}  (rules: {rules})")
     for note in result.get("notes") or []:
         out.append(f"  note: {note}")
-    if result.get("infor"):
+    if result.get("load"):
+        out.append("Load: every M3 call, in order (ORNO is given by M3 at AddBatchHead):")
+        for n, call in enumerate(result["load"], start=1):
+            fields = "  ".join(f"{k}={v}" for k, v in call["record"].items())
+            out.append(f"  {n:>2}. {call['program']}/{call['transaction']}: {fields}")
+            out.append(f"      when {call['when']}")
+    elif result.get("infor"):
         out.append("Infor transactions (ORNO is added by M3):")
         for call in result["infor"]:
             fields = "  ".join(f"{k}={v}" for k, v in call["record"].items())

@@ -12,10 +12,11 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from integration.ai.thresholds import DetectorsSchema, Thresholds
 from integration.transform.enrichment import CONDITION_KEYS, TARGET_KEYS
 from integration.transform.variants import STRATEGIES
 
-from .fieldmap import FORMATS
+from .fieldmap import FORMATS, TOO_LONG
 
 
 class Strict(Schema):
@@ -39,6 +40,7 @@ class FieldSpecSchema(Strict):
     lookup = fields.String()
     format = fields.String(validate=validate.OneOf(FORMATS), load_default="text")
     truncate = fields.Boolean(load_default=False)
+    too_long = fields.String(validate=validate.OneOf(TOO_LONG))
     only_if = fields.String()
     omit_zero = fields.Boolean(load_default=False)
 
@@ -46,6 +48,8 @@ class FieldSpecSchema(Strict):
     def _one_source(self, data: dict[str, Any], **_: Any) -> None:
         if ("source" in data) == ("const" in data):
             raise ValidationError("give exactly one of 'from' (a path) or 'const' (a value)")
+        if data.get("truncate") and data.get("too_long") not in (None, "truncate"):
+            raise ValidationError("'truncate: true' and 'too_long' say different things: keep one")
 
 
 FieldMap = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z0-9]{4}$",
@@ -184,6 +188,9 @@ class AddressesFile(Strict):
     line_width = fields.Integer(load_default=36, validate=validate.Range(1, 36))
     max_lines = fields.Integer(load_default=4, validate=validate.Range(1, 4))
     country_aliases = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    state_codes = fields.Dict(keys=fields.String(validate=validate.Regexp(
+        r"^[A-Za-z]{2}-[A-Za-z0-9]{1,7}$", error="keys are COUNTRY-STATE, e.g. AU-NSW")), values=Scalar(),
+        load_default=dict)
 
 
 class AnomaliesSchema(Strict):
@@ -199,6 +206,7 @@ class ValidationFile(Strict):
     blocked_customers = fields.List(Scalar(), load_default=list)
     allowed_countries = fields.List(fields.String(), load_default=list)
     anomalies = fields.Nested(AnomaliesSchema, load_default=dict)
+    detectors = fields.Nested(DetectorsSchema, load_default=Thresholds)  # integration/ai/anomaly.py
 
 
 OWNERS = ("prestashop", "infor")

@@ -62,7 +62,9 @@ class EventStatus(StrEnum):
     SUCCEEDED = "succeeded"
     SKIPPED = "skipped"
     DEAD = "dead"  # dead-lettered: see dead_letter
-    HELD = "held"  # waits for an operator (an anomaly) or for the other side (payment, credit stop)
+    HELD = "held"  # waits for an operator (an anomaly held for review)
+    AWAITING_PAYMENT = "awaiting_payment"  # the shop has not been paid yet: goes on by itself when it is
+    HELD_BY_ERP = "held_by_erp"  # the ERP holds it (credit stop): re-checked until released
     PENDING_FLOW = "pending_flow"  # accepted, but no flow handles this event type yet
 
 
@@ -75,6 +77,7 @@ class StepStatus(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"
     HELD = "held"
+    WAITING = "waiting"
     FAILED = "failed"
 
 
@@ -87,7 +90,12 @@ SKIPPED = EventStatus.SKIPPED
 DEAD = EventStatus.DEAD
 HELD = EventStatus.HELD
 PENDING_FLOW = EventStatus.PENDING_FLOW
-FINAL_STATUSES = frozenset({SUCCEEDED, SKIPPED, DEAD, HELD, PENDING_FLOW})
+AWAITING_PAYMENT = EventStatus.AWAITING_PAYMENT
+HELD_BY_ERP = EventStatus.HELD_BY_ERP
+# Waiting: no worker runs them and they cost nothing; a newer event of the same record supersedes them, and
+# ``held_by_erp`` ones are re-checked by the resume poller. Final for the runner (a stale message is a no-op).
+WAITING_STATUSES = frozenset({AWAITING_PAYMENT, HELD_BY_ERP})
+FINAL_STATUSES = frozenset({SUCCEEDED, SKIPPED, DEAD, HELD, PENDING_FLOW, *WAITING_STATUSES})
 ACTIVE_STATUSES = frozenset({RECEIVED, QUEUED, RUNNING, RETRYING})
 
 
@@ -225,3 +233,46 @@ class DeadLetter(Base):
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# -- the operator console: local users and the audit log of every operator action --------------------------
+
+ROLE_VIEWER = "viewer"  # reads
+ROLE_OPERATOR = "operator"  # replays, releases, discards
+ROLE_ADMIN = "admin"  # and edits mappings
+ROLES = (ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN)  # each role may do what the ones before it may
+
+
+class ConsoleUser(Base):
+    """A console login. Only a password hash is kept (argon2id); the name is unique."""
+
+    __tablename__ = "console_user"
+    __table_args__ = (UniqueConstraint("name", name="uq_console_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    """One operator action (log in, replay, release, skip, discard, mapping saved...), kept for good."""
+
+    __tablename__ = "console_audit"
+    __table_args__ = (Index("ix_console_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), default=None)
+
+# Set in a held event's payload when an operator releases it: the step that held it (an anomaly check) lets
+# it through on its next run, with who released it and when.
+REVIEW_RELEASED = "review_released"

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from integration.errors import PermanentError, TransientError
@@ -142,83 +142,65 @@ class Store:
 
     def _start_step(self, event_id: int, step: str, previous_step: str | None,
                     task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
-        ev, st = m.SyncEvent, m.SyncStep
         with get_engine(self.url).begin() as conn:
-            event = conn.execute(select(ev.id, ev.connection, ev.entity, ev.source_id, ev.event_type, ev.payload,
-                                        ev.attempts, ev.status, ev.current_step).where(ev.id == event_id)).first()
+            event = conn.execute(_Q.select_event, {"b_event": event_id}).first()
             if event is None or event.status in m.FINAL_STATUSES:
                 return None
             rows = {r.step: r for r in conn.execute(
-                select(st.step, st.status, st.output, st.attempts).where(
-                    st.event_id == event_id, st.step.in_([step, previous_step or step])))}
+                _Q.select_steps, {"b_event": event_id, "b_step": step, "b_previous": previous_step or step})}
             row = rows.get(step)
             if row is not None and row.status == m.StepStatus.DONE and event.current_step != step:
                 return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
             now = m.utcnow()
             running = m.StepStatus.RUNNING
-            if row is None:
-                conn.execute(insert(st).values(event_id=event_id, step=step, status=running, attempts=1,
-                                               started_at=now))
-            else:
-                conn.execute(update(st).where(st.event_id == event_id, st.step == step)
-                             .values(status=running, attempts=st.attempts + 1, started_at=now))
-            conn.execute(update(ev).where(ev.id == event_id).values(
-                status=m.RUNNING, current_step=step, attempts=ev.attempts + 1, updated_at=now))
-            attempt = conn.execute(insert(m.SyncAttempt).values(
-                event_id=event_id, step=step, attempt=(row.attempts if row is not None else 0) + 1, task_id=task_id,
-                outcome=running, started_at=now)).inserted_primary_key
+            params = {"b_event": event_id, "b_step": step, "b_status": running, "b_now": now}
+            conn.execute(_Q.insert_step if row is None else _Q.restart_step, params)
+            conn.execute(_Q.start_event, params)
+            attempt = conn.execute(_Q.insert_attempt, {
+                **params, "b_attempt": (row.attempts if row is not None else 0) + 1, "b_task": task_id,
+            }).inserted_primary_key
             previous = rows[previous_step].output if previous_step and previous_step in rows else None
             view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
                             dict(event.payload or {}), event.attempts + 1, int(attempt[0]) if attempt else 0)
             return view, previous
-
-    @staticmethod
-    def _end_attempt(conn: Any, attempt_id: int, outcome: str, error: dict[str, Any] | None, now: datetime) -> None:
-        if attempt_id:
-            conn.execute(update(m.SyncAttempt).where(m.SyncAttempt.id == attempt_id)
-                         .values(outcome=outcome, error=error, finished_at=now))
 
     def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
                     final_status: str | None = None, result: dict[str, Any] | None = None,
                     attempt_id: int = 0, outcome: str = m.StepStatus.DONE) -> None:
         """The step's outcome and snapshot, and (for the last step, or a skip) the event's final status.
 
-        The snapshot is the next step's input: it is bounded (``MAX_SNAPSHOT_BYTES``) so that a batch flow
-        passes a window of rows along, never a whole catalogue."""
+        The snapshot is the next step's input: it is bounded (``db.MAX_JSON_BYTES``) so that a batch flow
+        passes a window of rows along, never a whole catalogue. Core statements built once: this runs for
+        every step of every event."""
         now = m.utcnow()
         snapshot = to_jsonable(output) if output is not None else None
-        with bounded_snapshot(f"event {event_id} step {step}"), self.session() as s:
-            s.execute(update(m.SyncStep)
-                      .where(m.SyncStep.event_id == event_id, m.SyncStep.step == step)
-                      .values(status=m.StepStatus.DONE, output=snapshot, error=None, finished_at=now))
-            self._end_attempt(s, attempt_id, outcome, None, now)
-            values: dict[str, Any] = {"updated_at": now}
-            if final_status is not None:
-                values.update(status=final_status, finished_at=now,
-                              result=to_jsonable(result) if result is not None else None)
+        with bounded_snapshot(f"event {event_id} step {step}"), get_engine(self.url).begin() as conn:
+            conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
+                                          "b_output": snapshot, "b_now": now})
+            if attempt_id:
+                conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": outcome, "b_error": None,
+                                              "b_now": now})
             # A final event keeps its outcome: a late duplicate never overwrites "succeeded" with "skipped".
-            s.execute(update(m.SyncEvent)
-                      .where(m.SyncEvent.id == event_id, m.SyncEvent.status.not_in(m.FINAL_STATUSES))
-                      .values(**values))
+            if final_status is None:
+                conn.execute(_Q.touch_event, {"b_event": event_id, "b_now": now})
+            else:
+                conn.execute(_Q.final_event, {"b_event": event_id, "b_now": now, "b_status": final_status,
+                                              "b_result": to_jsonable(result) if result is not None else None})
 
     def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool,
                   attempt_id: int = 0, outcome: str | None = None) -> None:
         """A failed (or held) attempt: the step row and its attempt say so, and the event keeps the error."""
         status = outcome or (m.StepStatus.RETRYING if retrying else m.StepStatus.FAILED)
-        with self.session() as s:
-            row = s.scalar(select(m.SyncStep).where(m.SyncStep.event_id == event_id, m.SyncStep.step == step))
-            now = m.utcnow()
-            if row is not None:
-                row.status = status
-                row.error = to_jsonable(error)
-                row.finished_at = None if retrying else now
-            self._end_attempt(s, attempt_id, status, to_jsonable(error), now)
-            event = s.get(m.SyncEvent, event_id)
-            if event is not None:
-                event.last_error = to_jsonable(error)
-                if event.status not in m.FINAL_STATUSES:
-                    event.status = m.RETRYING if retrying else event.status
-                event.updated_at = m.utcnow()
+        now = m.utcnow()
+        error = to_jsonable(error)
+        with get_engine(self.url).begin() as conn:
+            conn.execute(_Q.fail_step, {"b_event": event_id, "b_step": step, "b_status": status, "b_error": error,
+                                        "b_finished": None if retrying else now})
+            if attempt_id:
+                conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": status, "b_error": error,
+                                              "b_now": now})
+            conn.execute(_Q.fail_event, {"b_event": event_id, "b_now": now, "b_error": error,
+                                         "b_status": m.RETRYING if retrying else None})
 
     # -- bindings ------------------------------------------------------------------------------------
     def get_binding(self, connection: str, entity: str, ps_id: str) -> str | None:
@@ -228,48 +210,46 @@ class Store:
 
     def binding_row(self, connection: str, entity: str, ps_id: str) -> tuple[str, dict[str, Any]] | None:
         """(infor_id, data) of the binding or of a pending claim."""
-        with self.session() as s:
-            row = s.execute(
-                select(m.Binding.infor_id, m.Binding.data).where(
-                    m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id
-                )
-            ).first()
-            return None if row is None else (str(row[0]), dict(row[1] or {}))
+        with get_engine(self.url).connect() as conn:
+            row = conn.execute(_Q.select_binding, _binding_key(connection, entity, ps_id)).first()
+            return None if row is None else (str(row.infor_id), dict(row.data or {}))
 
     def claim(self, connection: str, entity: str, ps_id: str, event_id: int, data: dict[str, Any]) -> bool:
         """Claim the creation of a record for one event; False when another claim or binding exists."""
         try:
-            with self.session() as s:
-                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id,
-                                infor_id=f"{m.PENDING_PREFIX}{event_id}",
-                                data=to_jsonable({**data, "event_id": event_id})))
+            with get_engine(self.url).begin() as conn:
+                conn.execute(_Q.insert_binding, {
+                    **_binding_key(connection, entity, ps_id), "b_infor": f"{m.PENDING_PREFIX}{event_id}",
+                    "b_data": to_jsonable({**data, "event_id": event_id}), "b_now": m.utcnow()})
             return True
         except IntegrityError:
             return False
 
     def update_binding_data(self, connection: str, entity: str, ps_id: str, **data: Any) -> dict[str, Any]:
         """Merge ``data`` into the binding's (or claim's) data: a temporary order number, the last state sent..."""
-        with self.session() as s:
-            binding = s.scalar(select(m.Binding).where(
-                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
-            if binding is None:
+        key = _binding_key(connection, entity, ps_id)
+        with get_engine(self.url).begin() as conn:
+            row = conn.execute(_Q.select_binding_for_update, key).first()
+            if row is None:
                 raise LookupError(f"no claim for {entity} {ps_id}")
-            merged = {**(binding.data or {}), **to_jsonable(data)}
-            binding.data = merged
+            merged = {**(row.data or {}), **to_jsonable(data)}
+            conn.execute(_Q.update_binding, {"b_id": row.id, "b_infor": row.infor_id, "b_data": merged,
+                                             "b_now": m.utcnow()})
             return merged
 
     def finalize_binding(self, connection: str, entity: str, ps_id: str, infor_id: str,
                          data: dict[str, Any] | None = None) -> None:
         """Turn a claim into the binding (or create the binding when there was no claim)."""
-        with self.session() as s:
-            binding = s.scalar(select(m.Binding).where(
-                m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.ps_id == ps_id))
-            if binding is None:
-                s.add(m.Binding(connection=connection, entity=entity, ps_id=ps_id, infor_id=infor_id,
-                                data=to_jsonable(data) if data else None))
+        key = _binding_key(connection, entity, ps_id)
+        now = m.utcnow()
+        with get_engine(self.url).begin() as conn:
+            row = conn.execute(_Q.select_binding_for_update, key).first()
+            if row is None:
+                conn.execute(_Q.insert_binding, {**key, "b_infor": infor_id,
+                                                 "b_data": to_jsonable(data) if data else None, "b_now": now})
                 return
-            binding.infor_id = infor_id
-            binding.data = to_jsonable({**(binding.data or {}), **(data or {})})
+            conn.execute(_Q.update_binding, {"b_id": row.id, "b_infor": infor_id, "b_now": now,
+                                             "b_data": to_jsonable({**(row.data or {}), **(data or {})})})
 
     def get_binding_by_infor(self, connection: str, entity: str, infor_id: str) -> str | None:
         with self.session() as s:
@@ -462,6 +442,27 @@ class Store:
                                    .order_by(m.SyncAttempt.id))
             ]
 
+    def supersede_waiting(self, connection: str, entity: str, source_id: str, *, by_event: int) -> int:
+        """Older waiting events of a record end ``skipped``: a newer event takes the record on."""
+        ev = m.SyncEvent
+        with get_engine(self.url).begin() as conn:
+            return int(conn.execute(update(ev).where(
+                ev.connection == connection, ev.entity == entity, ev.source_id == source_id, ev.id != by_event,
+                ev.status.in_(m.WAITING_STATUSES),
+            ).values(status=m.SKIPPED, finished_at=m.utcnow(), updated_at=m.utcnow(),
+                     result={"skipped": f"superseded by event {by_event}"})).rowcount or 0)
+
+    def resume_waiting(self, status: str, older_than: datetime, limit: int = 500) -> list[tuple[int, str, str | None]]:
+        """Put waiting events back in the inbox (queued, from the step that waited); (id, entity, step) of each."""
+        ev = m.SyncEvent
+        with get_engine(self.url).begin() as conn:
+            rows = conn.execute(select(ev.id, ev.entity, ev.current_step).where(
+                ev.status == status, ev.updated_at < older_than).order_by(ev.id).limit(limit)).all()
+            if rows:
+                conn.execute(update(ev).where(ev.id.in_([r[0] for r in rows]), ev.status == status).values(
+                    status=m.QUEUED, finished_at=None, updated_at=m.utcnow()))
+            return [(int(r[0]), str(r[1]), r[2]) for r in rows]
+
     def prune_finished(self, older_than: datetime, *, batch: int = 1000) -> int:
         """Delete succeeded and skipped events (steps, snapshots, attempts with them) finished before
         ``older_than``. Dead-lettered and held events are kept until an operator resolves them."""
@@ -498,6 +499,291 @@ class Store:
                 query = query.where(m.SyncEvent.status == status)
             return list(s.scalars(query))
 
+    # -- the operator console: users, audit, held events, dead-letter decisions, read models ------------
+    def add_user(self, name: str, password_hash: str, role: str) -> int:
+        """A new console user; ``ValueError`` when the name is taken or the role unknown."""
+        if role not in m.ROLES:
+            raise ValueError(f"unknown role {role!r} (one of: {', '.join(m.ROLES)})")
+        try:
+            with self.session() as s:
+                user = m.ConsoleUser(name=name, password_hash=password_hash, role=role)
+                s.add(user)
+                s.flush()
+                return int(user.id)
+        except IntegrityError:
+            raise ValueError(f"a user named {name!r} already exists") from None
+
+    def get_user(self, name: str | None = None, *, user_id: int | None = None) -> m.ConsoleUser | None:
+        with self.session() as s:
+            if user_id is not None:
+                return s.get(m.ConsoleUser, user_id)
+            return s.scalar(select(m.ConsoleUser).where(m.ConsoleUser.name == name))
+
+    def list_users(self) -> list[m.ConsoleUser]:
+        with self.session() as s:
+            return list(s.scalars(select(m.ConsoleUser).order_by(m.ConsoleUser.name)))
+
+    def update_user(self, name: str, *, password_hash: str | None = None, role: str | None = None,
+                    active: bool | None = None, logged_in: bool = False) -> bool:
+        """Change a user's password hash, role or active flag, or note a login; False when there is no such user."""
+        if role is not None and role not in m.ROLES:
+            raise ValueError(f"unknown role {role!r} (one of: {', '.join(m.ROLES)})")
+        with self.session() as s:
+            user = s.scalar(select(m.ConsoleUser).where(m.ConsoleUser.name == name))
+            if user is None:
+                return False
+            if password_hash is not None:
+                user.password_hash = password_hash
+            if role is not None:
+                user.role = role
+            if active is not None:
+                user.active = active
+            if logged_in:
+                user.last_login_at = m.utcnow()
+            return True
+
+    def audit(self, user_name: str, action: str, target: str = "", *, outcome: str = "ok",
+              detail: dict[str, Any] | None = None, remote_addr: str | None = None) -> int:
+        """Record one operator action (the audit log is append-only)."""
+        with self.session() as s:
+            entry = m.AuditEntry(user_name=user_name[:64], action=action[:64], target=target[:200],
+                                 outcome=outcome[:16], detail=to_jsonable(detail) if detail else None,
+                                 remote_addr=(remote_addr or None) and remote_addr[:64])
+            s.add(entry)
+            s.flush()
+            return int(entry.id)
+
+    def audit_entries(self, limit: int = 200, *, user_name: str | None = None,
+                      action: str | None = None) -> list[m.AuditEntry]:
+        with self.session() as s:
+            query = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(limit)
+            if user_name:
+                query = query.where(m.AuditEntry.user_name == user_name)
+            if action:
+                query = query.where(m.AuditEntry.action == action)
+            return list(s.scalars(query))
+
+    def release_held(self, event_id: int, released_by: str) -> tuple[str, str | None] | None:
+        """Put a held event back through its flow from the step that held it; returns (entity, from_step) to
+        publish, or None when the event is not held. The earlier steps keep their snapshots (the held step runs
+        again on the same input); the payload notes the release, so an anomaly check lets the event through."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None or event.status != m.HELD:
+                return None
+            held_step = event.current_step
+            names = [st.step for st in event.steps]
+            later = names[names.index(held_step):] if held_step in names else []
+            for step in event.steps:
+                if step.step in later:
+                    step.status = m.StepStatus.PENDING
+                    step.output = None
+            event.payload = {**(event.payload or {}),
+                             m.REVIEW_RELEASED: {"by": released_by, "at": m.utcnow().isoformat(), "step": held_step}}
+            event.status = m.QUEUED
+            event.finished_at = None
+            event.updated_at = m.utcnow()
+            return event.entity, held_step
+
+    def skip_held(self, event_id: int, reason: str, skipped_by: str) -> bool:
+        """An operator decides a held event will not be synced: it ends ``skipped`` with the reason."""
+        with self.session() as s:
+            event = s.get(m.SyncEvent, event_id)
+            if event is None or event.status != m.HELD:
+                return False
+            event.status = m.SKIPPED
+            event.result = {"skipped": reason, "by": skipped_by, "step": event.current_step}
+            event.finished_at = m.utcnow()
+            return True
+
+    def discard_dead_letter(self, dlq_id: int, reason: str, discarded_by: str) -> int | None:
+        """Close an open dead letter without replaying it; the event stays ``dead`` (so the poller leaves the
+        record alone) and keeps the reason in its result. Returns the event id, or None when not open."""
+        with self.session() as s:
+            row = s.get(m.DeadLetter, dlq_id)
+            if row is None or row.status != m.DLQ_OPEN:
+                return None
+            row.status = m.DLQ_DISCARDED
+            row.details = {**(row.details or {}), "discarded": {"reason": reason, "by": discarded_by,
+                                                                 "at": m.utcnow().isoformat()}}
+            event = s.get(m.SyncEvent, row.event_id)
+            if event is not None:
+                event.result = {"discarded": reason, "by": discarded_by, "dead_letter": dlq_id}
+            return row.event_id
+
+    def event_counts(self, since: datetime | None = None) -> list[tuple[str, str, str, int]]:
+        """(connection, entity, status, count) of the events created since ``since`` (all when None)."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            query = select(ev.connection, ev.entity, ev.status, func.count()).group_by(
+                ev.connection, ev.entity, ev.status)
+            if since is not None:
+                query = query.where(ev.created_at >= since)
+            return [(str(c), str(e), str(st), int(n)) for c, e, st, n in s.execute(query).all()]
+
+    def finished_counts(self, since: datetime, status: str = m.SUCCEEDED) -> list[tuple[str, str, int]]:
+        """(connection, entity, count) of the events that reached ``status`` since ``since`` (throughput)."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            return [(str(c), str(e), int(n)) for c, e, n in s.execute(
+                select(ev.connection, ev.entity, func.count()).where(ev.status == status, ev.finished_at >= since)
+                .group_by(ev.connection, ev.entity)).all()]
+
+    def oldest_in(self, statuses: frozenset[str] | set[str]) -> list[tuple[str, str, datetime]]:
+        """(connection, entity, created_at of the oldest event) among the events in ``statuses``."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            return [(str(c), str(e), t) for c, e, t in s.execute(
+                select(ev.connection, ev.entity, func.min(ev.created_at)).where(ev.status.in_(list(statuses)))
+                .group_by(ev.connection, ev.entity)).all() if t is not None]
+
+    def last_finished(self, status: str = m.SUCCEEDED) -> list[tuple[str, str, datetime]]:
+        """(connection, entity, when the last event of that flow reached ``status``)."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            return [(str(c), str(e), t) for c, e, t in s.execute(
+                select(ev.connection, ev.entity, func.max(ev.finished_at)).where(ev.status == status)
+                .group_by(ev.connection, ev.entity)).all() if t is not None]
+
+    def dead_letter_counts(self, status: str = m.DLQ_OPEN) -> list[tuple[str, str, int]]:
+        dl = m.DeadLetter
+        with self.session() as s:
+            return [(str(c), str(e), int(n)) for c, e, n in s.execute(
+                select(dl.connection, dl.entity, func.count()).where(dl.status == status)
+                .group_by(dl.connection, dl.entity)).all()]
+
+    def dead_letters_after(self, after_id: int, limit: int = 500) -> list[m.DeadLetter]:
+        """Dead letters written after ``after_id``, oldest first (the alerting cursor)."""
+        with self.session() as s:
+            return list(s.scalars(select(m.DeadLetter).where(m.DeadLetter.id > after_id)
+                                  .order_by(m.DeadLetter.id).limit(limit)))
+
+    def dead_letters_of(self, event_id: int) -> list[m.DeadLetter]:
+        with self.session() as s:
+            return list(s.scalars(select(m.DeadLetter).where(m.DeadLetter.event_id == event_id)
+                                  .order_by(m.DeadLetter.id)))
+
+    def held_events(self, *, older_than: datetime | None = None, limit: int = 200) -> list[m.SyncEvent]:
+        """Events held for an operator, oldest first."""
+        ev = m.SyncEvent
+        with self.session() as s:
+            query = select(ev).where(ev.status == m.HELD).order_by(ev.id).limit(limit)
+            if older_than is not None:
+                query = query.where(ev.updated_at < older_than)
+            return list(s.scalars(query))
+
+    def search_events(self, *, entity: str | None = None, status: str | None = None, connection: str | None = None,
+                      source_id: str | None = None, infor_id: str | None = None, customer: str | None = None,
+                      since: datetime | None = None, until: datetime | None = None,
+                      limit: int = 100, before_id: int | None = None) -> list[m.SyncEvent]:
+        """The console's event filter: newest first, ``before_id`` pages on. An Infor id matches the records
+        bound to it or named in the result; a customer matches the Infor customer number or shop id in the
+        result or payload."""
+        from sqlalchemy import String, cast, or_
+
+        ev = m.SyncEvent
+        query = select(ev).order_by(ev.id.desc()).limit(limit)
+        for column, value in ((ev.entity, entity), (ev.status, status), (ev.connection, connection),
+                              (ev.source_id, source_id)):
+            if value:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(ev.created_at >= since)
+        if until is not None:
+            query = query.where(ev.created_at < until)
+        if before_id is not None:
+            query = query.where(ev.id < before_id)
+        with self.session() as s:
+            if infor_id:
+                bound = s.execute(select(m.Binding.connection, m.Binding.entity, m.Binding.ps_id)
+                                  .where(m.Binding.infor_id == infor_id)).all()
+                matches = [cast(ev.result, String).like(f'%"{_like_escape(infor_id)}"%', escape="\\")]
+                # the record's own events and those of its follow-up flows (order -> order_status)
+                matches += [(ev.connection == c) & (ev.source_id == p)
+                            & or_(ev.entity == e, ev.entity.like(f"{_like_escape(e)}\\_%", escape="\\"))
+                            for c, e, p in bound]
+                query = query.where(or_(*matches))
+            if customer:
+                needle = f"%{_like_escape(customer)}%"
+                query = query.where(or_(cast(ev.result, String).like(needle, escape="\\"),
+                                        cast(ev.payload, String).like(needle, escape="\\")))
+            return list(s.scalars(query))
+
+    def step_outputs(self, event_id: int) -> dict[str, dict[str, Any] | None]:
+        """Each step's output snapshot (the next step's input), by step name."""
+        with self.session() as s:
+            return {str(step): output for step, output in s.execute(
+                select(m.SyncStep.step, m.SyncStep.output).where(m.SyncStep.event_id == event_id)
+                .order_by(m.SyncStep.id)).all()}
+
+    def bindings_of(self, connection: str, source_id: str) -> list[tuple[str, str]]:
+        """(entity, infor_id) of every binding of one shop record id on a connection."""
+        with self.session() as s:
+            return [(str(e), str(i)) for e, i in s.execute(
+                select(m.Binding.entity, m.Binding.infor_id).where(
+                    m.Binding.connection == connection, m.Binding.ps_id == source_id)).all()]
+
+    def attempts_after(self, after_id: int, limit: int = 20000) -> list[tuple[int, str, str, str, datetime,
+                                                                            datetime | None]]:
+        """(id, entity, step, outcome, started_at, finished_at) of the attempts from ``after_id`` on, oldest
+        first: what the metrics collector reads, a page at a time."""
+        at, ev = m.SyncAttempt, m.SyncEvent
+        with self.session() as s:
+            return [(int(i), str(e), str(st), str(o), a, f) for i, e, st, o, a, f in s.execute(
+                select(at.id, ev.entity, at.step, at.outcome, at.started_at, at.finished_at)
+                .join(ev, ev.id == at.event_id).where(at.id >= after_id).order_by(at.id).limit(limit)).all()]
+
+
+def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
+    return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
+
+
+class _Q:
+    """The hot path's statements, built once (bound parameters ``b_*``): building a statement per call was the
+    largest CPU share of a step's own bookkeeping."""
+
+    ev, st, at, bd = (cast(Table, m.SyncEvent.__table__), cast(Table, m.SyncStep.__table__),
+                      cast(Table, m.SyncAttempt.__table__), cast(Table, m.Binding.__table__))
+    select_event = select(ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload,
+                          ev.c.attempts, ev.c.status, ev.c.current_step).where(ev.c.id == bindparam("b_event"))
+    select_steps = select(st.c.step, st.c.status, st.c.output, st.c.attempts).where(
+        st.c.event_id == bindparam("b_event"), st.c.step.in_([bindparam("b_step"), bindparam("b_previous")]))
+    insert_step = insert(st).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
+                                    status=bindparam("b_status"), attempts=1, started_at=bindparam("b_now"))
+    restart_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), attempts=st.c.attempts + 1, started_at=bindparam("b_now"))
+    start_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+        status=m.RUNNING, current_step=bindparam("b_step"), attempts=ev.c.attempts + 1, updated_at=bindparam("b_now"))
+    insert_attempt = insert(at).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
+                                       attempt=bindparam("b_attempt"), task_id=bindparam("b_task"),
+                                       outcome=bindparam("b_status"), started_at=bindparam("b_now"))
+    end_attempt = update(at).where(at.c.id == bindparam("b_attempt_id")).values(
+        outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=bindparam("b_now"))
+    finish_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), output=bindparam("b_output"), error=None, finished_at=bindparam("b_now"))
+    fail_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
+        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished"))
+    touch_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        updated_at=bindparam("b_now"))
+    final_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        updated_at=bindparam("b_now"), status=bindparam("b_status"), finished_at=bindparam("b_now"),
+        result=bindparam("b_result"))
+    # A failure keeps the error; the status becomes "retrying" only while the event is active.
+    fail_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+        last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
+        status=case((ev.c.status.in_(m.FINAL_STATUSES), ev.c.status),
+                    else_=func.coalesce(bindparam("b_status", type_=ev.c.status.type), ev.c.status)))
+    _binding_where = (bd.c.connection == bindparam("b_connection"), bd.c.entity == bindparam("b_entity"),
+                      bd.c.ps_id == bindparam("b_ps"))
+    select_binding = select(bd.c.infor_id, bd.c.data).where(*_binding_where)
+    select_binding_for_update = select(bd.c.id, bd.c.infor_id, bd.c.data).where(*_binding_where).with_for_update()
+    insert_binding = insert(bd).values(connection=bindparam("b_connection"), entity=bindparam("b_entity"),
+                                       ps_id=bindparam("b_ps"), infor_id=bindparam("b_infor"),
+                                       data=bindparam("b_data"), created_at=bindparam("b_now"),
+                                       updated_at=bindparam("b_now"))
+    update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
+        infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
+
 
 @contextmanager
 def bounded_snapshot(where: str) -> Iterator[None]:
@@ -516,3 +802,8 @@ def bounded_snapshot(where: str) -> Iterator[None]:
 
 def stale_cutoff(seconds: int) -> datetime:
     return m.utcnow() - timedelta(seconds=seconds)
+
+
+def _like_escape(value: str) -> str:
+    """A user's text inside a LIKE pattern matches itself only."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

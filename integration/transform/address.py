@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import phonenumbers
@@ -134,6 +135,15 @@ def subdivision_code(country: str, state_iso: str) -> str | None:
         code = code.split("-", 1)[1]
     found = pycountry.subdivisions.get(code=f"{country.upper()}-{code}")
     return code if found is not None else None
+
+
+def m3_state(country: str, state: str | None, codes: Mapping[str, str]) -> str | None:
+    """The state as the ERP codes it: the configured code for ``COUNTRY-STATE`` ("AU-NSW" → the tenant's
+    two-character ECAR), else the shop's own code. An unmapped code longer than ECAR is left as it is, so
+    validation refuses it naming the field (a shortened state could be another state)."""
+    if not state:
+        return None
+    return codes.get(f"{clean_text(country).upper()}-{clean_text(state).upper()}", state)
 
 
 def normalise_postcode(postcode: str, country: str) -> str:

@@ -150,10 +150,17 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None,
         ready = all(v == "ok" for v in checks.values())
         return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
 
-    @app.get("/metrics")
-    def metrics() -> tuple[Response, int]:
-        return jsonify({"events_by_status": store.status_counts()}), 200
+    from integration.web import metrics as prometheus
 
+    registry = prometheus.registry_for(settings, store, flows)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(prometheus.render(registry), headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+    from integration.web.console import init_console
+
+    init_console(app, settings, store, publish, flows)  # only when PSINFOR_CONSOLE_SECRET_KEY is set
     return app
 
 

@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from integration.connectors.infor.customers import add_customer, get_customer
-from integration.connectors.infor.errors import BatchOrderRejected, ServerReturnedNOK
+from integration.connectors.infor.errors import BatchOrderNotCreated, BatchOrderRejected, ServerReturnedNOK
 from integration.connectors.infor.m3 import M3Client
 from integration.connectors.infor.orders import (
     create_batch_order,
@@ -48,21 +48,53 @@ def api_calls() -> list[responses.Call]:
 
 
 @responses.activate
-def test_batch_order_takes_three_calls_whatever_the_line_count(m3: M3Client) -> None:
+def test_batch_order_takes_four_calls_whatever_the_line_count(m3: M3Client) -> None:
     responses.get(f"{EXEC}/OIS100MI/AddBatchHead", json=v2("AddBatchHead", {"ORNO": "9000000007"}))
     lines = [f"ITEM-{i}" for i in range(120)]
     responses.post(EXEC, json={"results": [{"transaction": "AddBatchAddress", "records": []}] + [
         {"transaction": "AddBatchLine", "records": [{"PONR": str(i + 1), "POSX": "0"}]} for i in range(120)],
         "wasTerminated": False, "nrOfSuccessfullTransactions": 121, "nrOfFailedTransactions": 0})
     responses.get(f"{EXEC}/OIS100MI/Confirm", json=v2("Confirm", {"ORNO": "1000000042", "STAT": "22"}))
+    responses.get(f"{EXEC}/OIS275MI/GetTmpOrderStat",
+                  json=v2("GetTmpOrderStat", {"ORNO": "9000000007", "ORNR": "1000000042", "STAT": "90"}))
     result = create_batch_order(m3, order_calls(*lines))
-    assert (result.orno, result.temporary_orno) == ("1000000042", "9000000007")
-    assert len(api_calls()) == 3
+    assert (result.orno, result.temporary_orno, result.outcome) == ("1000000042", "9000000007", "created")
+    assert (result.confirm_orno, result.confirm_status) == ("1000000042", "22")
+    assert len(api_calls()) == 4
     bulk = json.loads(api_calls()[1].request.body)
     assert bulk["program"] == "OIS100MI" and len(bulk["transactions"]) == 121
     assert all(t["record"]["ORNO"] == "9000000007" for t in bulk["transactions"])
     confirm = parse_qs(urlsplit(api_calls()[2].request.url).query)
     assert confirm["ORNO"] == ["9000000007"]
+
+
+@pytest.mark.parametrize(("confirm", "status", "outcome", "orno"), [
+    # Confirm's answer is a hint only: the batch status in OIS275 decides.
+    ({"ORNO": "1000000042", "STAT": "90"}, {"ORNR": "", "STAT": "10"}, "pending", None),
+    ({"ORNO": "9000000007", "STAT": "25"}, {"ORNR": "", "STAT": "25"}, "rejected", None),
+    ({"ORNO": "9000000007", "STAT": "30"}, {"ORNR": "", "STAT": "30"}, "credit_stop", None),
+    ({"ORNO": "9000000007", "STAT": "55"}, {"ORNR": "", "STAT": "55"}, "pending", None),
+    ({}, {"ORNR": "1000000043", "STAT": "90"}, "created", "1000000043"),
+    ({"ORNO": "1000000044", "STAT": "90"}, {"ORNR": "", "STAT": "90"}, "pending", None),  # 90 without ORNR
+])
+@responses.activate
+def test_confirm_never_assumes_success(m3: M3Client, confirm: dict, status: dict, outcome: str,
+                                       orno: str | None) -> None:
+    responses.get(f"{EXEC}/OIS100MI/AddBatchHead", json=v2("AddBatchHead", {"ORNO": "9000000007"}))
+    responses.post(EXEC, json={"results": [{"transaction": "AddBatchAddress", "records": []},
+                                           {"transaction": "AddBatchLine", "records": [{"PONR": "1"}]}],
+                               "wasTerminated": False, "nrOfSuccessfullTransactions": 2,
+                               "nrOfFailedTransactions": 0})
+    responses.get(f"{EXEC}/OIS100MI/Confirm", json=v2("Confirm", *([confirm] if confirm else [])))
+    responses.get(f"{EXEC}/OIS275MI/GetTmpOrderStat",
+                  json=v2("GetTmpOrderStat", {"ORNO": "9000000007", **status}))
+    result = create_batch_order(m3, order_calls("MUG-CERAMIC-350"))
+    assert (result.outcome, result.batch.orno, result.temporary_orno) == (outcome, orno, "9000000007")
+    assert result.created is (outcome == "created")
+    if orno is None:
+        with pytest.raises(BatchOrderNotCreated) as info:
+            _ = result.orno  # never a silent None where an order number is expected
+        assert info.value.details["outcome"] == outcome
 
 
 @responses.activate

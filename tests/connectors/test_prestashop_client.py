@@ -121,11 +121,47 @@ def test_error_body_codes_are_kept() -> None:
     assert caught.value.code == 32 and "Did you mean" in str(caught.value)
 
 
+NOTICE_HTML = (b"<br />\n<b>Notice</b>:  Undefined index: id_lang in /var/www/classes/Product.php on line 12"
+               b"<br />\n")
+NOTICE_TEXT = b"\nDeprecated: Creation of dynamic property Order::$x is deprecated in /var/www/Order.php on line 9\n"
+
+
+@pytest.mark.parametrize("body", [
+    NOTICE_HTML + envelope("<order><id>1</id></order>"),
+    NOTICE_TEXT + NOTICE_TEXT + envelope("<order><id>1</id></order>"),
+    envelope("<order><id>1</id></order>") + b"\nWarning: Cannot modify header information in x.php on line 3\n",
+], ids=["html-notice-before", "text-notices-before", "warning-after"])
+@responses.activate
+def test_php_notices_around_the_xml_are_stripped_and_logged_once(body: bytes, caplog: pytest.LogCaptureFixture,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from integration.connectors.prestashop import parsing
+
+    monkeypatch.setattr(parsing, "_notice_seen", __import__("threading").Event())
+    responses.get(f"{BASE}/orders/1", body=body, content_type=XML)
+    ps = client()
+    with caplog.at_level("WARNING", logger="integration.connectors.prestashop.parsing"):
+        assert ps.get("orders", 1)["id"] == 1
+        assert ps.get("orders", 1)["id"] == 1
+    logged = [r for r in caplog.records if "display_errors" in r.getMessage()]
+    assert len(logged) == 1 and KEY not in logged[0].getMessage()
+    assert len(responses.calls) == 2  # read at once, no retry
+
+
+@responses.activate
+def test_a_notice_before_an_error_body_still_gives_prestashop_s_error() -> None:
+    body = NOTICE_HTML + envelope("<errors><error><code><![CDATA[85]]></code><message><![CDATA[Validation error: "
+                                  "\"Property Order->x is not valid\"]]></message></error></errors>")
+    responses.get(f"{BASE}/orders/1", body=body, status=400, content_type=XML)
+    with pytest.raises(PrestaShopBadRequest) as caught:
+        client().get("orders", 1)
+    assert caught.value.code == 85
+
+
 @pytest.mark.parametrize(
     ("body", "error", "says"),
     [
-        (b"<br />\n<b>Notice</b>:  Undefined index: id_lang in /var/www/classes/Product.php on line 12<br />\n"
-         + envelope("<order><id>1</id></order>"), PrestaShopUnreadableResponse, "PHP notice"),
+        (b"Powered by a proxy banner\n" + envelope("<order><id>1</id></order>"), PrestaShopUnreadableResponse,
+         "text before the XML"),
         (envelope("<order><id>1</id><reference>AB")[:90], PrestaShopUnreadableResponse, "not readable"),
         (b"<!DOCTYPE html><html><head><title>Page not found</title></head><body>404</body></html>",
          PrestaShopNotWebservice, "HTML"),

@@ -180,3 +180,22 @@ def test_beat_lease_single_leader_release_and_redis_down(redis_client):
     assert second.ensure()
     down = LeaderLease(redis.Redis(port=1, socket_connect_timeout=0.2), key, seconds=5)
     assert down.ensure() is False  # a beat that cannot reach Redis never schedules
+
+
+def test_worker_and_readyz_refuse_a_database_with_pending_migrations(tmp_path, redis_url, make_settings):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": url}
+    worker = subprocess.run([str(Path(sys.executable).parent / "celery"), "-A", "tasks.app", "worker", "-P", "threads",
+                             "-c", "1", "-Q", "dead_letter", "--without-gossip", "--without-mingle"],
+                            env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert worker.returncode == 78
+    [line] = [ln for ln in worker.stderr.splitlines() if ln.startswith("psinfor:")]
+    assert "pending migration" in line and "psinfor db upgrade" in line
+    settings = make_settings(DATABASE_URL=url)
+    ready = create_app(settings, enqueue=lambda *a: None).test_client().get("/readyz")
+    assert ready.status_code == 503 and "psinfor db upgrade" in ready.json["checks"]["migrations"]

@@ -116,6 +116,6 @@ def test_health_and_readiness(receiver, make_settings):
     client, _, _ = receiver
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "migrations": "ok", "redis": "ok"}
     broken = create_app(make_settings(REDIS_URL="redis://127.0.0.1:9/0")).test_client().get("/readyz")
     assert broken.status_code == 503 and broken.json["checks"]["redis"].startswith("error")

@@ -183,10 +183,11 @@ def test_batch_order_life_cycle_to_invoice(m3: M3Client, sandbox: InforSandboxSe
     control(sandbox, "POST", "stats/reset")
     result = orders.create_batch_order(m3, order_calls(cuno, "XKBKNABJK-1", ("MUG-CERAMIC-350", "2"),
                                                        ("PEN-GEL-BLU", "10")))
-    assert result.orno != result.temporary_orno
+    assert result.created and result.orno != result.temporary_orno
     stats = control(sandbox, "GET", "stats")
-    assert stats["requests"] == 3 and stats["by_transaction"]["OIS100MI/AddBatchHead"] == 1
-    assert stats["by_route"] == {"execute_v2": 2, "execute_bulk": 1}
+    assert stats["requests"] == 4 and stats["by_transaction"]["OIS100MI/AddBatchHead"] == 1
+    assert stats["by_route"] == {"execute_v2": 3, "execute_bulk": 1}
+    assert stats["by_transaction"]["OIS275MI/GetTmpOrderStat"] == 1
     assert stats["by_transaction"]["OIS100MI/AddBatchLine"] == 2
     tmp = m3.execute_one("OIS275MI", "GetTmpOrderStat", {"ORNO": result.temporary_orno})
     assert tmp == {"ORNO": result.temporary_orno, "ORNR": result.orno, "STAT": "90"}

@@ -11,7 +11,6 @@ from integration.connectors.prestashop.client import PrestaShopClient
 from integration.connectors.prestashop.errors import (
     PrestaShopRateLimited,
     PrestaShopServerError,
-    PrestaShopUnreadableResponse,
 )
 from integration.connectors.resilience import CircuitBreaker, CircuitOpen
 from integration.errors import TransientError
@@ -43,7 +42,6 @@ def client(sandbox: SandboxServer, **kwargs: object) -> PrestaShopClient:
     ({"error_rate": 1.0, "error_status": 503}, PrestaShopServerError),
     ({"rate_limit_rate": 1.0}, PrestaShopRateLimited),
     ({"down": True}, PrestaShopServerError),
-    ({"php_notice": 1.0}, PrestaShopUnreadableResponse),
     ({"drop_rate": 1.0}, PrestaShopServerError),
 ])
 def test_each_fault_is_a_transient_typed_error(sandbox: SandboxServer, settings: dict, error: type) -> None:
@@ -53,6 +51,12 @@ def test_each_fault_is_a_transient_typed_error(sandbox: SandboxServer, settings:
     assert isinstance(caught.value, TransientError)
     requests.delete(f"{sandbox.url}/_sandbox/faults", timeout=5)
     assert client(sandbox).get("orders", 1)["id"] == 1
+
+
+def test_php_notices_do_not_stop_the_client(sandbox: SandboxServer) -> None:
+    faults(sandbox, php_notice=1.0)
+    assert client(sandbox).get("orders", 1)["id"] == 1
+    assert requests.get(f"{sandbox.url}/_sandbox/faults", timeout=5).json()["injected"]["php_notice"] == 1
 
 
 def test_timeout_fault(sandbox: SandboxServer) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from integration.cli import main
 from integration.jsonutil import to_jsonable
 from integration.mapping.engine import MappingEngine
-from integration.mapping.preview import preview_order, read_bundle_from_file
+from integration.mapping.preview import preview_order, read_bundle_from_file, render_text
 
 from .test_mapping_support import MAPPINGS_DIR, erp_items, make_bundle
 
@@ -47,6 +47,15 @@ def test_real_prestashop_order_from_saved_xml(engine):
     assert result["validation"] == []
     head = result["infor"][0]["record"]
     assert head["CUOR"] == "KHWLILZLL-5" and head["ORDT"] == "20190130" and head["CUCD"] == "EUR"
+    # Every call the load would make, the missing customer's creation and Confirm included.
+    steps = [f"{c['program']}/{c['transaction']}" for c in result["load"]]
+    assert steps == ["CRS610MI/GetBasicData", "CRS610MI/Add", "OIS100MI/LstHead", "OIS100MI/LstBatchHead",
+                     "OIS100MI/AddBatchHead", "OIS100MI/AddBatchAddress", *["OIS100MI/AddBatchLine"] * 3,
+                     "OIS100MI/AddBatchHeadChg", "OIS100MI/Confirm", "OIS275MI/GetTmpOrderStat",
+                     "OIS100MI/LstErrMsgOrder"]
+    assert result["load"][10]["record"] == {"ORNO": "<temporary ORNO>"}
+    text = render_text(result)
+    assert "CRS610MI/Add" in text and "OIS100MI/Confirm: ORNO=<temporary ORNO>" in text
     lines = [c["record"] for c in result["infor"] if c["transaction"] == "AddBatchLine"]
     assert [line["SAPR"] for line in lines] == ["16.51", "27.00", "26.00"]
     assert result["infor"][-1] == {"program": "OIS100MI", "transaction": "AddBatchHeadChg",

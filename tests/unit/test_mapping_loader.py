@@ -55,7 +55,7 @@ def test_bad_path_into_the_canonical_record(mappings):
 
 
 def test_unmapped_required_field(mappings):
-    _edit(mappings / "orders.yaml", "    ITNO: {from: line.item_number}\n", "")
+    _edit(mappings / "orders.yaml", "    ITNO: {from: line.item_number, too_long: refuse}\n", "")
     (problem,) = _problems(mappings)
     assert problem["key"] == "infor.AddBatchLine" and "requires ITNO" in problem["problem"]
 

@@ -104,11 +104,20 @@ COUNTRIES = (
     Country(10, "IT", "Italy", zip_code_format="NNNNN"),
     Country(17, "GB", "United Kingdom", zip_code_format=""),
     Country(21, "US", "United States", contains_states=True, zip_code_format="NNNNN"),
+    Country(24, "AU", "Australia", contains_states=True, zip_code_format="NNNN"),
+    Country(145, "MX", "Mexico", contains_states=True, zip_code_format="NNNNN"),
 )
 
+# PrestaShop's states keep their own iso_code (up to 7 characters): Australia's and Mexico's are 3 letters,
+# which M3's 2-character ECAR cannot take as they are.
 STATES = (
     State(4, 21, "CA", "California"),
     State(32, 21, "NY", "New York"),
+    State(313, 24, "NSW", "New South Wales"),
+    State(316, 24, "VIC", "Victoria"),
+    State(314, 24, "QLD", "Queensland"),
+    State(57, 145, "AGU", "Aguascalientes"),
+    State(70, 145, "JAL", "Jalisco"),
 )
 
 PRODUCTS = (
@@ -176,6 +185,23 @@ CUSTOMERS = (
     Customer(8, "Noah", "Williams", "noah.williams@example.com", addresses=(
         Address(9, "Home", "Noah", "Williams", "", "350 Fifth Avenue", "Floor 34", "10118", "New York", 21,
                 "+1 212-736-3100", id_state=32),)),
+)
+
+# Customers real shops have and the first eight do not show: Australian and Mexican addresses with 3-letter
+# states, and e-mail addresses longer than M3's 50-character MAIL (PrestaShop allows 255). They take part in
+# the realistic checkout mix; an order placed without naming a customer or the mix picks from CUSTOMERS only.
+MORE_CUSTOMERS = (
+    Customer(9, "Charlotte", "Harrington-Fitzgerald",
+             "charlotte.harrington-fitzgerald.purchasing@harbourside-trading.com.au", addresses=(
+        Address(10, "Home", "Charlotte", "Harrington-Fitzgerald", "", "Level 12, 88 Phillip Street", "",
+                "2000", "Sydney", 24, "+61 2 9251 5600", id_state=313),)),
+    Customer(10, "María José", "Hernández", "maria.jose.hernandez@example.com.mx", addresses=(
+        Address(11, "Casa", "María José", "Hernández", "", "Av. Francisco I. Madero 215", "Zona Centro",
+                "20000", "Aguascalientes", 145, "+52 449 915 1234", id_state=57),)),
+    Customer(11, "Maximilian-Alexander", "von Hohenstein-Liebenfels",
+             "maximilian-alexander.von-hohenstein@einkauf.beispiel-gmbh.de", addresses=(
+        Address(12, "Büro", "Maximilian-Alexander", "von Hohenstein-Liebenfels", "", "Friedrichstraße 68", "",
+                "10117", "Berlin", 1, "+49 30 2025 0000"),)),
 )
 
 # Infor side: warehouse and division the seeded items are stocked in.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.errors import ConfigurationError, PermanentError, TransientError, ValidationFailed
+from integration.errors import ConfigurationError, HeldForReview, PermanentError, TransientError, ValidationFailed
 
 
 class M3Error(PermanentError):
@@ -101,6 +101,27 @@ class BatchOrderRejected(ServerReturnedNOK):
     """Lines or addresses of a batch order were refused; the batch order was left unconfirmed in OIS275."""
 
     error_type = "ServerReturnedNOK"
+
+
+class BatchOrderNotDeletable(M3Error):
+    """The batch order is already a customer order (status 90): deleting it is never what the caller meant."""
+
+    error_type = "BatchOrderNotDeletable"
+
+
+class BatchOrderNotCreated(M3Error):
+    """``BatchOrderResult.orno`` was read although M3 has not created the customer order: read ``outcome``
+    (and ``get_batch_status`` / ``batch_order_messages``) instead of assuming success."""
+
+    error_type = "BatchOrderNotCreated"
+
+
+class PickingStarted(HeldForReview):
+    """A cancellation arrived after M3 started picking the order: an operator decides, nothing is changed.
+
+    ``details["lines"]`` lists every line with its status; ``details["cancelled_lines"]`` those already
+    cancelled when picking started in between (M3 refused the rest).
+    """
 
 
 class InforTransientError(TransientError):

@@ -2,7 +2,8 @@
 
 Every MI transaction is an HTTP GET with the record as query parameters, writes included
 (``{iu}/{ti}/M3/m3api-rest/v2/execute/{program}/{transaction}``); many transactions of one program go in one
-POST to ``.../v2/execute`` (the bulk endpoint). Values travel as strings both ways and stay strings here:
+POST to ``.../v2/execute`` (the bulk endpoint; a client set to ``api_version="v1"`` sends them as single calls
+instead, since v1 has none). Values travel as strings both ways and stay strings here:
 callers turn amounts into ``Decimal`` where they compute.
 
 Failure policy (see ``errors.py``): a 401 renews the token and retries once (the gateway refused the call, M3
@@ -267,11 +268,26 @@ class M3Client:
             if self.check_lengths:
                 record = fit_record(program, transaction, record, truncate)
             prepared.append(BulkResult(program, transaction, record))
+        if self.api_version == "v1":
+            # MI REST v1 has no bulk endpoint (reference §2.1: bulk is ``POST /m3api-rest/v2/execute``): a v1
+            # tenant gets the same transactions as single calls, in order, each outcome in its BulkResult.
+            for target in prepared:
+                self._single(target)
+            return prepared
         for chunk in _chunks(prepared, chunk_size if chunk_size > 0 else len(prepared) or 1):
             self._bulk_chunk(chunk)
         return prepared
 
     # -- internals --------------------------------------------------------------------------------------
+
+    def _single(self, target: BulkResult) -> None:
+        """One call of a bulk run as a single transaction (v1): M3's refusal lands in the result, transport
+        trouble raises as it would for the whole bulk POST."""
+        try:
+            target.records = self.execute(target.program, target.transaction, target.record,
+                                          maxrecs=0 if is_read(target.transaction) else None)
+        except M3Error as exc:
+            target.error = exc
 
     def _bulk_chunk(self, chunk: list[BulkResult]) -> None:
         program = chunk[0].program

@@ -3,7 +3,9 @@
 M3 refuses a value longer than its field (``InputFieldTooLong``). Checking before sending turns that into a
 clear validation error naming the field and its limit, and keeps half-written orders out of M3. The data is
 ``m3_metadata.json``, derived from the M3 MI REST v2 swagger of an M3 CE tenant (see ``_source`` inside it);
-a tenant can have more fields, so unknown fields and transactions are not checked, only known ones.
+a tenant can have more fields, so unknown fields and transactions are not checked, only known ones. The Infor
+sandbox reads the swagger itself, and ``tests/sandbox/test_infor_metadata_sources.py`` fails when this file
+and the swagger disagree on any length or mandatory field.
 """
 
 from __future__ import annotations

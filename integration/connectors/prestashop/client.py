@@ -204,7 +204,15 @@ class PrestaShopClient:
         self.base_url = base
         self._key = key if isinstance(key, Secret) else Secret(key)
         self.use_ws_key_param = use_ws_key_param
-        self.id_shop = id_shop
+        if id_shop is not None and id_group_shop is not None:
+            # WebserviceRequest::webserviceChecks runs groupShopExists before shopExists, and shopExists
+            # returns at once when the group already chose the shops: the shop id is ignored. Send what the
+            # shop will use, and say so.
+            log.warning("PrestaShop %s: id_group_shop=%s and id_shop=%s are both configured; PrestaShop uses "
+                        "the shop group and ignores id_shop, so only id_group_shop is sent",
+                        redact_url(base), id_group_shop, id_shop)
+            id_shop = None
+        self.id_shop = id_shop  # the shop context the shop really applies (None: the group's, or the default)
         self.id_group_shop = id_group_shop
         self.timeout = float(timeout)
         self.session = session if session is not None else settle_environment(make_session(max_retries), base)
@@ -319,7 +327,7 @@ class PrestaShopClient:
         stripped = content.lstrip()
         if stripped.startswith(b"{"):
             return parsing.parse_json_errors(stripped)
-        if not stripped.startswith(b"<"):
+        if not stripped.startswith(b"<") and b"<prestashop" not in content:
             return []
         try:
             return parsing.errors_in(parsing.parse_document(content, response.url or ""))
@@ -398,8 +406,9 @@ class PrestaShopClient:
         cached = _SCHEMA_CACHE.get(cache_key)
         if cached is None:
             response = self.request("GET", resource, params={"schema": kind})
-            cached = response.content
-            parsing.parse_document(cached, self._url(resource) + f"?schema={kind}", response.status_code)
+            url = self._url(resource) + f"?schema={kind}"
+            cached = parsing.strip_php_output(response.content, url)
+            parsing.parse_document(cached, url, response.status_code)
             with _SCHEMA_LOCK:
                 _SCHEMA_CACHE[cache_key] = cached
         return cached

@@ -7,13 +7,17 @@ not guess, so the conversion happens once, here, by field name: ids and counts b
 its expected type stays a string rather than being forced (a real shop's modules add surprises).
 
 The body is untrusted: lxml runs with entity resolution and network access off, and anything that is not
-PrestaShop XML (HTML, a PHP notice before the XML, a truncated body) raises an error naming the URL and
-showing the start of the body instead of a parser traceback.
+PrestaShop XML (HTML, a truncated body) raises an error naming the URL and showing the start of the body
+instead of a parser traceback. A shop running with ``display_errors`` on prints PHP notices and warnings
+around the XML of every answer (reference §9 pitfall 19; the dispatcher does not stop them): that text is
+recognised, stripped and logged once per process, so such a shop works instead of failing every call.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -36,6 +40,42 @@ ZERO_DATETIME = "0000-00-00 00:00:00"
 ZERO_DATE = "0000-00-00"
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+log = logging.getLogger(__name__)
+
+# What PHP prints with display_errors on: "<br />\n<b>Notice</b>:  Undefined index…" (html_errors on) or
+# "\nNotice: Undefined index…" / "Deprecated: …" / "Warning: …" (html_errors off, which
+# WebserviceRequest::fetch sets for its own part of the request).
+_PHP_MESSAGE = re.compile(
+    rb"(?:<b>)?\s*(?:PHP\s+)?(?:Notice|Warning|Deprecated|Strict Standards|User (?:notice|warning|deprecated)"
+    rb"|Catchable fatal error|Recoverable fatal error)(?:</b>)?\s*:", re.IGNORECASE)
+_CLOSE = b"</prestashop>"
+_notice_seen = threading.Event()
+
+
+def strip_php_output(content: bytes, url: str = "") -> bytes:
+    """The body without the PHP notices printed before or after its ``<prestashop>`` document.
+
+    Only text that reads like PHP's own messages is removed (logged once per process, with its start); any
+    other text around the XML is left for the parser to refuse, since it is not known to be harmless.
+    """
+    start = content.find(b"<?xml")
+    if start < 0:
+        start = content.find(b"<prestashop")
+    end = content.rfind(_CLOSE)
+    if start < 0 or end < 0:
+        return content
+    end += len(_CLOSE)
+    around = content[:start] + content[end:]
+    if not around.strip():
+        return content[start:end] if start else content
+    if not _PHP_MESSAGE.search(around):
+        return content
+    if not _notice_seen.is_set():
+        _notice_seen.set()
+        log.warning("PrestaShop prints PHP messages around its XML (display_errors is on); they are stripped. "
+                    "Turn display_errors off on the shop. First seen at %s: %r", redact_url(url),
+                    body_preview(around, 300))
+    return content[start:end]
 
 # -- field typing ---------------------------------------------------------------------------------------
 
@@ -246,6 +286,7 @@ def parse_document(content: bytes, url: str, status: int | None = None) -> etree
     """The ``<prestashop>`` root of a body, or an error that says what came back instead."""
     if not content or not content.strip():
         raise unreadable(content, url, "empty body", status)
+    content = strip_php_output(content, url)
     try:
         root = etree.fromstring(content, parser=_PARSER)
     except etree.XMLSyntaxError as exc:

@@ -8,8 +8,8 @@ URL layout (``{root}`` = the server's URL, ``{ti}`` = the sandbox tenant):
 - ``GET {root}/{ti}/M3/m3api-rest/v2/execute/{program}/{transaction}?FIELD=..&cono=..`` (v2),
   ``POST {root}/{ti}/M3/m3api-rest/v2/execute`` (bulk), ``GET {root}/{ti}/M3/m3api-rest/execute/{p}/{t}[;matrix]``
   (v1). A missing, unknown or expired bearer token gets 401 with ``WWW-Authenticate``.
-- ``{root}/_sandbox/...``: the control API (faults, stats, orders, stock, items, customers, reset), outside
-  ION's URL space.
+- ``{root}/_sandbox/...``: the control API (faults, stats, orders, stock, items, customers, reset, the batch
+  job and the credit check: see docs/contracts.md), outside ION's URL space.
 
 Faults act on gateway requests (not on the control API): ``down`` (503), ``fail_next`` (N requests answered
 ``error_status``), latency with jitter, ``rate_limit_rate`` (429 with Retry-After), ``timeout_rate`` (a 504
@@ -33,8 +33,8 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, jsonify, request
 
-from integration.connectors.infor.metadata import transaction_meta
 from psinfor_devkit.sandbox.faults import FaultConfig, Faults
+from psinfor_devkit.sandbox.infor.metadata import transaction_meta
 from psinfor_devkit.sandbox.infor.state import CONTEXT_PARAMS, DEFAULT_MAXRECS, M3State, Nok
 
 TENANT = "PSINFOR_SBX"
@@ -497,6 +497,56 @@ def create_app(gateway: Gateway) -> Flask:
             return _json({"error": str(exc)}, 409)
         with state.lock:
             return _json(state.order_view(order), 200)
+
+    @app.get("/_sandbox/config")
+    def get_config() -> Response:
+        return _json({"async_confirm_seconds": state.async_confirm_seconds}, 200)
+
+    @app.post("/_sandbox/config")
+    def set_config() -> Response:
+        data = request.get_json(silent=True) or {}
+        try:
+            if "async_confirm_seconds" in data:
+                state.set_async_confirm(float(data["async_confirm_seconds"]))
+        except (TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, 400)
+        return get_config()
+
+    @app.get("/_sandbox/batch_orders")
+    def list_batch_orders() -> Response:
+        return _json({"batch_orders": state.snapshot_orders()["batch_orders"]}, 200)
+
+    @app.post("/_sandbox/batch_orders/process")
+    def process_batch_orders() -> Response:
+        return _json({"processed": state.run_batch_job()}, 200)
+
+    @app.post("/_sandbox/batch_orders/stop_next")
+    def stop_next() -> Response:
+        data = request.get_json(silent=True) or {}
+        try:
+            state.set_stop_next(str(data.get("status", "55")), int(data.get("count", 1)))
+        except (TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json({"stop_next": list(state.stop_next)}, 200)
+
+    @app.post("/_sandbox/batch_orders/<orno>/release")
+    def release_batch_order(orno: str) -> Response:
+        try:
+            batch = state.release_batch_order(orno)
+        except Nok as nok:
+            return _json({"error": nok.message}, 409 if nok.code in ("WOR0503", "WOR0504") else 404)
+        with state.lock:
+            return _json(state.batch_view(batch), 200)
+
+    @app.post("/_sandbox/customers/<cuno>/credit_stop")
+    def credit_stop(cuno: str) -> Response:
+        data = request.get_json(silent=True) or {}
+        try:
+            released = state.set_credit_stop(cuno, bool(data.get("stop", True)),
+                                             bool(data.get("release_orders", True)))
+        except Nok as nok:
+            return _json({"error": nok.message}, 404)
+        return _json({"CUNO": cuno, "stopped": cuno in state.credit_stops, "released": released}, 200)
 
     @app.post("/_sandbox/stock")
     def set_stock() -> Response:

@@ -1,16 +1,26 @@
 """The Infor sandbox's M3: customers, items, balances, batch orders, orders, deliveries, invoices.
 
-It keeps M3's rules where a client can trip on them: mandatory fields and field lengths from the same M3
-metadata the connector ships (``MandatoryInputFieldNotFound``, ``InputFieldTooLong``), ``ServerReturnedNOK``
-with a code and the field for business refusals (unknown customer or item, wrong company...), the batch
-order life cycle (``AddBatchHead`` gives a temporary ORNO, ``Confirm`` the final one; OIS275MI shows batch
-orders with their status, 90 once the customer order exists), line status 22 → 33 → 44 → 66 → 77 with the
-head's ORSL/ORST as lowest/highest line status, deliveries (MWS410MI) carrying tracking numbers (ETRN), and
-invoices (OIS350MI). Stock balances carry an LMTS change stamp for ``OIS100MI/LstNewBalances``.
+It keeps M3's rules where a client can trip on them: mandatory fields and field lengths from the tenant's MI
+swagger (``metadata.py``, not the connector's own metadata file: ``MandatoryInputFieldNotFound``,
+``InputFieldTooLong``), ``ServerReturnedNOK`` with a code and the field for business refusals (unknown customer
+or item, wrong company...), the batch order life cycle (``AddBatchHead`` gives a temporary ORNO; ``Confirm``
+releases it to the batch job, which creates the customer order or stops it with a status and messages in
+``LstErrMsgOrder``; OIS275MI shows batch orders with their status, 90 once the customer order exists), line
+status 22 → 33 → 44 → 66 → 77 with the head's ORSL/ORST as lowest/highest line status, lines deleted
+(``DelLine``, the head then shows 90) or closed (``CloLine``, 99) only before their picking list, deliveries
+(MWS410MI) carrying tracking numbers (ETRN), and invoices (OIS350MI). Stock balances carry an LMTS change
+stamp for ``OIS100MI/LstNewBalances``. Every output value fits the swagger's length, or the sandbox fails
+loudly (a sandbox bug must not look like M3's answer).
 
-Sandbox conventions (M3 itself is configured per tenant; these are this sandbox's choices): batch status
-``10`` = entered, not confirmed; ``20`` = a line or address was refused; ``90`` = customer order created.
-Message codes are M3-like but chosen here; clients should match on error type and field, as with real M3.
+Batch statuses: 15 (an error on the head), 20, 25, 30, 55 and 90 are OIS275's (docs.infor.com M3 16.x,
+"Correct and Complete Rejected Temporary Customer Order": statuses 15/20/25/30/55 are rejected batch orders,
+header errors show as 15, 90 = customer order created). Which check gives which of 20/25/30/55 is not
+documented; the sandbox's choice (unconfirmed on a real tenant): ``10`` = entered, nothing processed yet
+(also while a released order waits for the asynchronous batch job); ``20`` = a line or address refused when
+it was added; ``25`` = lines refused when the order is processed (an item not sellable, status other than
+20); ``30`` = stopped by the credit check (a customer with a credit stop); ``55`` = stopped by the batch job
+(only through the control API's ``stop_next``). Message codes are M3-like but chosen here; clients should
+match on error type and field, as with real M3.
 
 All state sits behind one lock: several worker threads call at once and every transaction is short.
 """
@@ -26,8 +36,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from integration.connectors.infor.metadata import transaction_meta
 from psinfor_devkit.sandbox import catalogue
+from psinfor_devkit.sandbox.infor.metadata import transaction_meta
 
 Record = dict[str, str]
 
@@ -160,6 +170,12 @@ class BatchOrder:
     errors: list[Record] = field(default_factory=list)
     status: str = "10"
     final_orno: str = ""
+    due: float | None = None  # released (Confirm) and waiting for the asynchronous batch job until then
+    entry_refused: bool = False  # a line or address was refused when added: processing cannot fix that
+
+    @property
+    def queued(self) -> bool:
+        return self.due is not None
 
 
 @dataclass
@@ -174,14 +190,17 @@ class Order:
     deliveries: list[Delivery] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     lmts: int = 0
+    deleted_lines: list[Line] = field(default_factory=list)
 
     @property
     def orsl(self) -> str:
-        return min((ln.status for ln in self.lines), default="22")
+        # "90 Deleted customer order (no more open order lines exist)": docs.infor.com M3 16.x, Status -
+        # Customer Order.
+        return min((ln.status for ln in self.lines), default="90" if self.deleted_lines else "22")
 
     @property
     def orst(self) -> str:
-        return max((ln.status for ln in self.lines), default="22")
+        return max((ln.status for ln in self.lines), default="90" if self.deleted_lines else "22")
 
     @property
     def ntam(self) -> Decimal:
@@ -225,6 +244,10 @@ class M3State:
             "FACI": catalogue.INFOR_FACILITY, "STAT": "20", "LNCD": "GB", "TEPY": "030", "MODL": "STD",
             "TEDL": "FCA", "CUTP": "0"}}
         self.order_types = {catalogue.INFOR_ORDER_TYPE}
+        self.credit_stops: set[str] = set()  # CUNOs the credit check stops (control API)
+        self.async_confirm_seconds = 0.0  # > 0: Confirm only releases; the batch job runs that much later
+        self.stop_next: list[str] = []  # statuses the batch job gives the next orders it processes (control API)
+        self.deleted_orders: dict[str, Order] = {}
 
     # -- housekeeping -----------------------------------------------------------------------------------
 
@@ -284,7 +307,11 @@ class M3State:
                               error_type="InputFieldTooLong")
         clean = {k: v.rstrip() for k, v in record.items()}
         with self.lock:
-            return handler(clean)
+            self.tick()
+            records = handler(clean)
+        if meta is not None:
+            _check_outputs(meta.outputs, f"{program}/{transaction}", records)
+        return records
 
     def outputs(self, program: str, transaction: str, values: Record) -> Record:
         """A full output record: every output field of the transaction ('' when unknown), then ``values``."""
@@ -545,9 +572,6 @@ class M3State:
             raise Nok("Order number is assigned by M3 for batch orders", code="WOR0102", field="ORNO")
         customer = self._customer(rec["CUNO"])
         fields = customer["fields"]
-        if fields.get("STAT") != "20":
-            raise Nok(f"Customer {rec['CUNO']} has status {fields.get('STAT')}, not 20", code="WCU0403",
-                      field="CUNO")
         ortp = rec.get("ORTP") or fields.get("ORTP", "")
         if ortp not in self.order_types:
             raise Nok(f"Order type {ortp} does not exist", code="WOT0203", field="ORTP")
@@ -572,15 +596,27 @@ class M3State:
         self.batch_orders[orno] = BatchOrder(orno, head, now)
         return [{"ORNO": orno}]
 
+    @staticmethod
+    def _message(code: str, text: str, data: str = "", level: str = "3") -> Record:
+        """One LstErrMsgOrder record (MSID 7, TX60 60, MDTA 132, LEVL 2 characters)."""
+        return {"MSID": code[:7], "TX60": text[:60], "MDTA": data[:132], "LEVL": level}
+
     def _refuse(self, batch: BatchOrder, nok: Nok, data: str) -> Nok:
-        """A refused batch transaction is logged on the batch order (LstErrMsgOrder) and marks it rejected."""
-        batch.errors.append({"MSID": nok.code or nok.error_type, "TX60": nok.message[:60], "MDTA": data[:30],
-                             "LEVL": "3"})
+        """A transaction refused while the batch order is entered: logged on it (LstErrMsgOrder), status 20."""
+        batch.errors.append(self._message(nok.code or "XMI0001", nok.message, data))
         batch.status = "20"
+        batch.entry_refused = True
         return nok
 
+    def _open_batch(self, orno: str) -> BatchOrder:
+        """A batch order that may still be added to: not released to the batch job, not created."""
+        batch = self._batch(orno)
+        if batch.queued:
+            raise Nok(f"Batch order {orno} is released and being processed", code="WOR0504", field="ORNO")
+        return batch
+
     def tx_OIS100MI_AddBatchAddress(self, rec: Record) -> list[Record]:
-        batch = self._batch(rec["ORNO"])
+        batch = self._open_batch(rec["ORNO"])
         if rec.get("CSCD") and rec["CSCD"] not in COUNTRIES:
             raise self._refuse(batch, Nok(f"Country {rec['CSCD']} does not exist", code="WCS0203",
                                           field="CSCD"), rec["CSCD"])
@@ -591,7 +627,7 @@ class M3State:
         return []
 
     def tx_OIS100MI_AddBatchLine(self, rec: Record) -> list[Record]:
-        batch = self._batch(rec["ORNO"])
+        batch = self._open_batch(rec["ORNO"])
         try:
             self._item(rec["ITNO"])
             whlo = rec.get("WHLO") or batch.head["WHLO"]
@@ -610,38 +646,88 @@ class M3State:
         return [{"PONR": str(ponr), "POSX": "0", "ATNR": "0"}]
 
     def tx_OIS100MI_AddBatchHeadChg(self, rec: Record) -> list[Record]:
-        batch = self._batch(rec["ORNO"])
+        batch = self._open_batch(rec["ORNO"])
         if rec.get("CRAM"):
             _dec(rec["CRAM"], "CRAM")
         batch.charges.append(dict(rec))
         return []
 
     def tx_OIS100MI_AddBatchText(self, rec: Record) -> list[Record]:
-        self._batch(rec["ORNO"])
+        self._open_batch(rec["ORNO"])
         return []
 
     def tx_OIS100MI_DelBatchHead(self, rec: Record) -> list[Record]:
-        self._batch(rec["ORNO"])
+        self._open_batch(rec["ORNO"])
         del self.batch_orders[rec["ORNO"]]
         return []
 
     def tx_OIS100MI_Confirm(self, rec: Record) -> list[Record]:
-        batch = self._batch(rec["ORNO"])
+        """Release the batch order: processed at once, or by the batch job ``async_confirm_seconds`` later.
+
+        The answer carries the ORNO (the customer order's once created, else the batch order's) and the batch
+        status, which is 90 only when the customer order exists.
+        """
+        batch = self._open_batch(rec["ORNO"])
+        if self.async_confirm_seconds > 0 and not batch.entry_refused:
+            batch.due = time.monotonic() + self.async_confirm_seconds
+            return [{"ORNO": batch.orno, "STAT": batch.status}]
+        self._process(batch)
+        return [{"ORNO": batch.final_orno or batch.orno, "STAT": batch.status}]
+
+    def tick(self) -> None:
+        """The batch job: process every released batch order whose time has come (caller holds the lock)."""
+        now = time.monotonic()
+        for batch in [b for b in self.batch_orders.values() if b.due is not None and b.due <= now]:
+            self._process(batch)
+
+    def _process(self, batch: BatchOrder) -> None:
+        """What M3's batch job does with a released batch order: checks, then the customer order or a stop."""
+        batch.due = None
+        if batch.entry_refused:  # the refused line or address was never added: nothing to create from
+            batch.status = "20"
+            return
+        batch.errors = []
+        customer = self.customers.get(batch.head["CUNO"])
+        if customer is None or customer["fields"].get("STAT") != "20":
+            state = "does not exist" if customer is None else f"has status {customer['fields'].get('STAT')}"
+            batch.errors.append(self._message("WCU0403", f"Customer {batch.head['CUNO']} {state}",
+                                              batch.head["CUNO"]))
+            batch.status = "15"
+            return
         if not batch.lines:
-            raise self._refuse(batch, Nok("Batch order has no lines", code="WOR0601", field="ORNO"),
-                               batch.orno)
+            batch.errors.append(self._message("WOR0601", "The batch order has no lines", batch.orno))
+            batch.status = "15"
+            return
+        for line in batch.lines:
+            item = self.items.get(line.itno)
+            if item is None or item.get("STAT") != "20":
+                status = "does not exist" if item is None else f"has status {item.get('STAT')}"
+                batch.errors.append(self._message("WIT0503", f"Item {line.itno} {status}, it cannot be sold",
+                                                  f"{line.ponr};{line.itno}"))
+        if batch.errors:
+            batch.status = "25"
+            return
+        if self.stop_next:
+            batch.status = self.stop_next.pop(0)
+            batch.errors.append(self._message("WOR0905", f"Order stopped by the batch job (status {batch.status})",
+                                              batch.orno))
+            return
+        if batch.head["CUNO"] in self.credit_stops:
+            batch.errors.append(self._message("WCR0101", f"Customer {batch.head['CUNO']} is stopped by the "
+                                                         "credit check", batch.head["CUNO"]))
+            batch.status = "30"
+            return
         orno = str(self._next("orno"))
         stamp = self.lmts()
         head = dict(batch.head)
         head["ORNO"] = orno
-        order = Order(orno, batch.orno, head["CUNO"], head, batch.lines, batch.addresses, _now(), lmts=stamp)
+        order = Order(orno, batch.orno, head["CUNO"], head, list(batch.lines), batch.addresses, _now(), lmts=stamp)
         for line in order.lines:
             balance = self._balance(line.whlo, line.itno)
             balance.reqt += line.orqt
             balance.lmts = stamp
         self.orders[orno] = order
         batch.status, batch.final_orno = "90", orno
-        return [{"ORNO": orno, "STAT": "90"}]
 
     def _batch_head_record(self, batch: BatchOrder, program: str) -> Record:
         ntam = sum((ln.amount for ln in batch.lines), Decimal(0))
@@ -650,6 +736,17 @@ class M3State:
 
     def tx_OIS100MI_GetBatchHead(self, rec: Record) -> list[Record]:
         return [self._batch_head_record(self._batch(rec["ORNO"], open_only=False), "OIS100MI")]
+
+    def tx_OIS100MI_LstBatchHead(self, rec: Record) -> list[Record]:
+        """The customer's batch orders, whatever their status (ORNR = the customer order once created)."""
+        self._customer(rec["CUNO"])
+        low, high = rec.get("ORSL", ""), rec.get("ORST", "")
+        found = [b for b in sorted(self.batch_orders.values(), key=lambda b: b.orno)
+                 if b.head.get("CUNO") == rec["CUNO"] and (not low or b.status >= low)
+                 and (not high or b.status <= high)]
+        return [self.outputs("OIS100MI", "LstBatchHead", {
+            **b.head, "ORNO": b.orno, "STAT": b.status, "ORNR": b.final_orno, "ORSL": "", "ORST": ""})
+            for b in found]
 
     def tx_OIS100MI_LstErrMsgOrder(self, rec: Record) -> list[Record]:
         return [dict(e) for e in self._batch(rec["ORNO"], open_only=False).errors]
@@ -671,6 +768,51 @@ class M3State:
             **ln.fields, "ITNO": ln.itno, "ORQT": _qty(ln.orqt), "SAPR": _num(ln.sapr), "WHLO": ln.whlo,
             "PONR": str(ln.ponr), "POSX": "0"}) for ln in batch.lines]
 
+    # -- control API: the batch job and the credit check ------------------------------------------------
+
+    def set_async_confirm(self, seconds: float) -> None:
+        with self.lock:
+            self.async_confirm_seconds = max(0.0, float(seconds))
+
+    def run_batch_job(self) -> list[str]:
+        """Process every released batch order now, however long it still had to wait; their ORNOs."""
+        with self.lock:
+            queued = [b for b in self.batch_orders.values() if b.queued]
+            for batch in queued:
+                self._process(batch)
+            return [b.orno for b in queued]
+
+    def release_batch_order(self, orno: str) -> BatchOrder:
+        """OIS275's option 9 (Release): check the stopped or rejected batch order again, now."""
+        with self.lock:
+            self.tick()
+            batch = self._open_batch(orno)
+            self._process(batch)
+            return batch
+
+    def set_credit_stop(self, cuno: str, stop: bool, release_orders: bool = True) -> list[str]:
+        """Stop or release a customer in the credit check. Releasing also releases the customer's batch orders
+        the credit check stopped (status 30), as an operator does in OIS275; their ORNOs are returned."""
+        with self.lock:
+            self._customer(cuno)
+            if stop:
+                self.credit_stops.add(cuno)
+                return []
+            self.credit_stops.discard(cuno)
+            released = []
+            if release_orders:
+                for batch in sorted(self.batch_orders.values(), key=lambda b: b.orno):
+                    if batch.head.get("CUNO") == cuno and batch.status == "30" and not batch.queued:
+                        self._process(batch)
+                        released.append(batch.orno)
+            return released
+
+    def set_stop_next(self, status: str, count: int = 1) -> None:
+        if status not in ("15", "25", "30", "55"):
+            raise ValueError("stop_next status must be one of 15, 25, 30, 55")
+        with self.lock:
+            self.stop_next = [status] * max(0, int(count))
+
     # -- OIS100MI customer orders -------------------------------------------------------------------------
 
     def _head_record(self, order: Order, program: str, transaction: str) -> Record:
@@ -678,8 +820,7 @@ class M3State:
         return self.outputs(program, transaction, {
             **order.head, "ORNO": order.orno, "CUNO": order.cuno, "ORSL": order.orsl, "ORST": order.orst,
             "STAT": order.orst, "NTAM": _num(ntam), "BRAM": _num(ntam), "ORVA": _num(ntam),
-            "DIVI": catalogue.INFOR_DIVISION, "DLIX": order.deliveries[-1].dlix if order.deliveries else "",
-            "CHID": "PSINFOR"})
+            "DIVI": catalogue.INFOR_DIVISION, "CHID": "PSINFOR"})  # the head's DLIX is an index (3), not a delivery
 
     def _line_record(self, order: Order, line: Line, transaction: str) -> Record:
         return self.outputs("OIS100MI", transaction, {
@@ -731,6 +872,62 @@ class M3State:
                                 "RIDX": "0", "ITNO": itno, "DPOL": "", "MODL": order.head.get("MODL", ""),
                                 "TRQT": _qty(qty), "PLQT": _qty(qty), "JDCD": "", "PGRS": delivery.pgrs})
         return out
+
+    # -- OIS100MI cancelling a customer order ------------------------------------------------------------
+
+    def _open_line(self, rec: Record, transaction: str) -> tuple[Order, Line]:
+        """The line of ``ORNO``/``PONR`` that may still be deleted or closed: no picking list yet (status < 44).
+
+        Sandbox rule (unconfirmed on a real tenant, where it depends on the order type): once the picking list
+        is printed (44) the line belongs to the warehouse and M3 refuses to delete or close it.
+        """
+        if not rec.get("ORNO"):
+            raise Nok("Order number must be entered", code="WOR0102", field="ORNO")
+        if not rec.get("PONR"):
+            raise Nok("Line number must be entered", code="WLI0102", field="PONR")
+        order = self._order(rec["ORNO"])
+        line = next((ln for ln in order.lines if str(ln.ponr) == rec["PONR"].lstrip("0")), None)
+        if line is None:
+            raise Nok(f"Line {rec['PONR']} does not exist", code="WLI0203", field="PONR")
+        if line.status >= "44":
+            raise Nok(f"Line {line.ponr} has status {line.status}, it cannot be changed by {transaction}",
+                      code="WLI0603", field="PONR")
+        return order, line
+
+    def _unreserve(self, line: Line) -> None:
+        balance = self._balance(line.whlo, line.itno)
+        balance.reqt -= line.orqt
+        balance.alqt -= line.alqt
+        balance.lmts = self.lmts()
+        line.alqt = Decimal(0)
+
+    def tx_OIS100MI_DelLine(self, rec: Record) -> list[Record]:
+        order, line = self._open_line(rec, "DelLine")
+        self._unreserve(line)
+        order.lines.remove(line)
+        order.deleted_lines.append(line)
+        order.lmts = self.lmts()
+        return []
+
+    def tx_OIS100MI_CloLine(self, rec: Record) -> list[Record]:
+        order, line = self._open_line(rec, "CloLine")
+        if line.status >= "90":
+            raise Nok(f"Line {line.ponr} is already closed", code="WLI0703", field="PONR")
+        self._unreserve(line)
+        line.status = "99"  # completed without delivery
+        order.lmts = self.lmts()
+        return []
+
+    def tx_OIS100MI_DelHead(self, rec: Record) -> list[Record]:
+        """Delete the order head; the sandbox refuses while open lines remain (delete or close them first)."""
+        order = self._order(rec["ORNO"])
+        open_lines = [ln for ln in order.lines if ln.status < "90"]
+        if open_lines:
+            raise Nok(f"Order {order.orno} has {len(open_lines)} open line(s), delete them first", code="WOR0703",
+                      field="ORNO")
+        del self.orders[order.orno]
+        self.deleted_orders[order.orno] = order
+        return []
 
     # -- MWS410MI / MWS411MI deliveries ----------------------------------------------------------------
 
@@ -846,7 +1043,7 @@ class M3State:
         with self.lock:
             order = self._order(orno)
             target = _STAGE_STATUS[to]
-            chosen = [ln for ln in order.lines if lines is None or ln.ponr in set(lines)]
+            chosen = [ln for ln in order.lines if (lines is None or ln.ponr in set(lines)) and ln.status < "90"]
             if not chosen:
                 raise ValueError(f"order {orno} has none of the lines {lines}")
             if min(ln.status for ln in chosen) >= target:
@@ -916,23 +1113,41 @@ class M3State:
                            for d in order.deliveries],
             "invoices": [{"IVNO": i.ivno, "YEA4": i.yea4, "IVDT": i.ivdt, "amount": _num(i.amount),
                           "CUCD": i.cucd} for i in order.invoices],
+            "deleted_lines": [{"PONR": ln.ponr, "ITNO": ln.itno, "ORQT": _qty(ln.orqt)} for ln in order.deleted_lines],
         }
 
     def batch_view(self, batch: BatchOrder) -> dict[str, Any]:
         return {"ORNO": batch.orno, "CUOR": batch.head.get("CUOR", ""), "CUNO": batch.head.get("CUNO", ""),
                 "STAT": batch.status, "final_orno": batch.final_orno, "errors": batch.errors,
+                "queued": batch.queued,
                 "lines": [{"PONR": ln.ponr, "ITNO": ln.itno, "ORQT": _qty(ln.orqt)} for ln in batch.lines]}
 
     def snapshot_orders(self) -> dict[str, Any]:
         with self.lock:
+            self.tick()
             return {"orders": [self.order_view(o) for o in sorted(self.orders.values(), key=lambda o: o.orno)],
                     "batch_orders": [self.batch_view(b) for b in sorted(self.batch_orders.values(),
-                                                                        key=lambda b: b.orno)]}
+                                                                        key=lambda b: b.orno)],
+                    "deleted_orders": [self.order_view(o) for o in sorted(self.deleted_orders.values(),
+                                                                          key=lambda o: o.orno)],
+                    "async_confirm_seconds": self.async_confirm_seconds,
+                    "credit_stops": sorted(self.credit_stops)}
 
     def snapshot_customers(self) -> dict[str, Any]:
         with self.lock:
             return {"customers": [{**c["fields"], "addresses": list(c["addresses"].values())}
                                   for _, c in sorted(self.customers.items())]}
+
+
+def _check_outputs(outputs: dict[str, int | None], name: str, records: list[Record]) -> None:
+    """Every output field is one the swagger lists, and fits its length: M3 never answers otherwise."""
+    for record in records:
+        for key, value in record.items():
+            if key not in outputs:
+                raise RuntimeError(f"sandbox bug: {name} has no output field {key}")
+            limit = outputs[key]
+            if limit is not None and len(value) > limit:
+                raise RuntimeError(f"sandbox bug: {name} output {key}={value!r} is longer than {limit}")
 
 
 TABLE_COLUMNS = {

@@ -31,10 +31,13 @@ def build_app(key: str = DEFAULT_KEY, webhook_url: str | None = None, webhook_se
 def start_prestashop_sandbox(port: int = 0, key: str = DEFAULT_KEY, webhook_url: str | None = None,
                              webhook_secret: str | None = None, *, host: str = "127.0.0.1", orders: int = 0,
                              seed: int = 42) -> SandboxServer:
-    """Start the sandbox on a threaded server; ``.url`` is its root (the API is ``url + "/api"``)."""
+    """Start the sandbox on a threaded server; ``.url`` is its root (the API is ``url + "/api"``).
+
+    ``orders`` places that many checkouts at start, as the realistic mix (``state: "mix"`` of
+    ``PrestaShopSandboxApp.place_orders``)."""
     app = build_app(key, webhook_url, webhook_secret, seed=seed)
-    if orders:
-        app.place_orders({"count": orders})
+    if orders:  # seeded checkouts are a realistic mix: not every order is paid
+        app.place_orders({"count": orders, "state": "mix"})
 
     def on_stop() -> None:
         app.stopping.set()

@@ -54,16 +54,22 @@ from psinfor_devkit.sandbox.prestashop.query import (
     sort_records,
 )
 from psinfor_devkit.sandbox.prestashop.schema import RESOURCES, Resource
-from psinfor_devkit.sandbox.prestashop.state import LANGUAGES, SHOP_GROUP_ID, SHOP_ID, KeyAccess, ShopState
+from psinfor_devkit.sandbox.prestashop.state import LANGUAGES, SHOP_ID, KeyAccess, ShopState
 from psinfor_devkit.sandbox.wsgi import Request, Response
 
 PHP_NOTICE = (b"<br />\n<b>Notice</b>:  Undefined index: id_lang in <b>/var/www/html/classes/Product.php</b> "
               b"on line <b>1261</b><br />\n")
+# What a shop with display_errors on prints before every answer: WebserviceRequest::fetch turns html_errors
+# off, so PHP 8's warnings come as plain text (a module's warning, on every call).
+PHP_WARNING_TEXT = (b"\nWarning: Undefined array key \"id_lang\" in /var/www/html/modules/ps_customfield/"
+                    b"ps_customfield.php on line 214\n\nDeprecated: Creation of dynamic property "
+                    b"Order::$legacy_ref is deprecated in /var/www/html/classes/ObjectModel.php on line 246\n")
 REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login. '
          'No password required."')
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _ID_LIST_RE = re.compile(r"\[(\d+(?:\|\d+)*)\]\Z")
 _DIGITS_RE = re.compile(r"\d+\Z")
+_NUMERIC_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")  # PHP's is_numeric, near enough
 JSON_VALUE = "JSON"
 
 
@@ -84,20 +90,27 @@ class Stats:
         self._lock = threading.Lock()
         self.requests = 0
         self.by_route: Counter[str] = Counter()
+        self.shop_contexts: Counter[str] = Counter()
 
     def count(self, route: str) -> None:
         with self._lock:
             self.requests += 1
             self.by_route[route] += 1
 
+    def count_context(self, context: str) -> None:
+        with self._lock:
+            self.shop_contexts[context] += 1
+
     def reset(self) -> None:
         with self._lock:
             self.requests = 0
             self.by_route.clear()
+            self.shop_contexts.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"requests": self.requests, "by_route": dict(self.by_route)}
+            return {"requests": self.requests, "by_route": dict(self.by_route),
+                    "shop_contexts": dict(self.shop_contexts)}
 
 
 def _wants_json(request: Request) -> bool:
@@ -134,6 +147,7 @@ class PrestaShopSandboxApp:
         self.faults = faults or prestashop_faults()
         self.stats = Stats()
         self.stopping = threading.Event()
+        self.display_errors = False  # every answer starts with PHP warnings, as on a shop with display_errors on
         self._cache: dict[tuple[Any, ...], tuple[dict[str, Any], bytes]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -190,6 +204,8 @@ class PrestaShopSandboxApp:
                 and self.faults.roll(getattr(self.faults.config, "php_notice", 0.0))):
             self.faults.count("php_notice")
             response.set_data(PHP_NOTICE + response.get_data())
+        if self.display_errors and response.status_code != 304:
+            response.set_data(PHP_WARNING_TEXT + response.get_data())
         return response
 
     def _fault(self, decision: Decision, environ: dict[str, Any], as_json: bool) -> Response | None:
@@ -239,7 +255,7 @@ class PrestaShopSandboxApp:
             raise WsError(401, 19, "Authentication key does not exist")
         if not access.active:
             raise WsError(401, 20, "Authentification key is not active")
-        self._check_shop(request)
+        self.stats.count_context(self._shop_context(request, access))
         if not resource_name:
             return self._index(request, access)
         resource = RESOURCES.get(resource_name)
@@ -268,13 +284,35 @@ class PrestaShopSandboxApp:
             return self._delete(request, resource, object_id)
         return self._write(request, method, resource, as_json)
 
-    def _check_shop(self, request: Request) -> None:
-        shop = request.args.get("id_shop")
-        if shop is not None and shop != "all" and shop != str(SHOP_ID):
-            raise WsError(404, 999, f'No shop found with id "{shop}"')
-        group = request.args.get("id_group_shop", request.args.get("id_shop_group"))
-        if group is not None and group != str(SHOP_GROUP_ID):
-            raise WsError(404, 999, f'No shop group found with id "{group}"')
+    def _shop_context(self, request: Request, access: KeyAccess) -> str:
+        """The multistore context as core sets it, in core's order (WebserviceRequest::webserviceChecks):
+        ``groupShopExists`` first (a numeric ``id_group_shop``: the group's shops; none → 500, code 999),
+        then ``shopExists``, which returns at once when the group chose the shops, so ``id_shop`` is then
+        ignored (``all``, a number, or absent: the default shop; anything else → 404, code 999), then
+        ``shopHasRight``: the key must be associated with one of those shops (403, code 132).
+        ``id_shop_group`` is not a parameter core reads: it is ignored like any unknown one."""
+        args = request.args
+        shops = {int(i): r for i, r in self.state.tables["shops"].items() if r["deleted"] == "0"}
+        group = args.get("id_group_shop")
+        if group is not None and _NUMERIC_RE.match(group):
+            ids = [i for i, r in shops.items() if r["id_shop_group"] == str(int(float(group)))]
+            if not ids:
+                raise WsError(500, 999, "This group shop doesn't have shops")
+            context = f"group:{int(float(group))}"
+        else:
+            shop = args.get("id_shop")
+            if shop is None:
+                ids, context = [SHOP_ID], f"shop:{SHOP_ID}"
+            elif shop == "all":
+                ids, context = sorted(shops), "all"
+            elif _NUMERIC_RE.match(shop):
+                ids, context = [int(float(shop))], f"shop:{int(float(shop))}"
+            else:
+                raise WsError(404, 999, "This shop id does not exist")
+        allowed = set(shops) if access.shops is None else access.shops & set(shops)
+        if not any(i in allowed for i in ids):
+            raise WsError(403, 132, "No permission for this key on this shop")
+        return context
 
     def _index(self, request: Request, access: KeyAccess) -> Response:
         allowed = {name: access.methods_for(name) & set(r.methods) for name, r in RESOURCES.items()}
@@ -486,13 +524,18 @@ class PrestaShopSandboxApp:
                 state.version = str(data["version"])
             if "webservice_enabled" in data:
                 state.webservice_enabled = bool(data["webservice_enabled"])
-            return self._json({"version": state.version, "webservice_enabled": state.webservice_enabled})
+            if "display_errors" in data:
+                self.display_errors = bool(data["display_errors"])
+            return self._json({"version": state.version, "webservice_enabled": state.webservice_enabled,
+                               "display_errors": self.display_errors})
         if path == "/_sandbox/keys" and method == "POST":
             permissions = data.get("permissions")
+            shops = data.get("shops")
             state.keys[str(data["key"])] = KeyAccess(
                 active=bool(data.get("active", True)),
                 permissions=None if permissions is None else {k: {m.upper() for m in v}
-                                                              for k, v in permissions.items()})
+                                                              for k, v in permissions.items()},
+                shops=None if shops is None else {int(i) for i in shops})
             return self._json({"ok": True})
         if path == "/_sandbox/health":
             return self._json({"ok": True, "version": state.version})
@@ -502,23 +545,32 @@ class PrestaShopSandboxApp:
         """Checkout-like orders; each sends ``order.created`` unless ``send_webhook`` is false.
 
         ``{"count", "customer_id"?, "new_customer"?: bool, "customer"?: {...}, "currency"?: "EUR",
-        "state"?: "PS_OS_PAYMENT" (default) | "PS_OS_BANKWIRE" | …,
+        "state"?: "PS_OS_PAYMENT" (default) | "PS_OS_BANKWIRE" | … | "mix",
         "lines"?: [{"product_id", "combination_id", "quantity"} | {"reference", "quantity"}], "send_webhook"}``
+
+        ``"state": "mix"`` is a realistic day of checkouts (``CHECKOUT_MIX``: mostly paid, bank wires and
+        cheques awaiting payment, failed card payments, and unpaid orders the customer cancels right after,
+        with their ``order.status_changed``), drawn from every seeded customer, the Australian and Mexican
+        ones and the over-long e-mails included. Without ``state`` an order is paid, as before.
         """
         count = int(data.get("count", 1))
         if not 1 <= count <= 10000:
             raise ValueError("count must be between 1 and 10000")
+        requested = str(data.get("state") or "PS_OS_PAYMENT")
+        mix = requested.lower() in ("mix", "realistic")
         ids = []
         for _ in range(count):
             customer_id = int(data["customer_id"]) if data.get("customer_id") else None
             if data.get("new_customer"):  # a first-time buyer registers at checkout (customer.created first)
                 customer_id, _address = self.state.add_customer(dict(data.get("customer") or {}))
+            state, cancel_later = self.state.checkout_outcome() if mix else (requested, False)
             order_id = self.state.place_order(customer_id=customer_id, lines=data.get("lines"),
-                                              currency=data.get("currency"),
-                                              state=str(data.get("state") or "PS_OS_PAYMENT"))
+                                              currency=data.get("currency"), state=state, any_customer=mix)
             ids.append(order_id)
             if data.get("send_webhook", True):
                 self.webhooks.emit("order.created", order_id)
+            if cancel_later:  # the customer gives up on the bank transfer: the shop cancels the order
+                self.state.change_state(order_id, self.state.state_id("PS_OS_CANCELED"), send_email=True)
         return ids
 
     @staticmethod

@@ -235,6 +235,12 @@ _register(Resource("shops", "shop", (
     F("deleted", fmt="isBool"), F("name", required=True, max_size=64), F("color"), F("theme_name"),
 ), description="Shops from multi-shop feature"))
 
+_register(Resource("shop_groups", "shop_group", (
+    F("id"), F("name", required=True, max_size=64, fmt="isGenericName"), F("color"),
+    F("share_customer", fmt="isBool"), F("share_order", fmt="isBool"), F("share_stock", fmt="isBool"),
+    F("active", fmt="isBool"), F("deleted", fmt="isBool"),
+), description="Shop groups from multi-shop feature"))
+
 _register(Resource("configurations", "configuration", (
     F("id"), F("value"), F("name", required=True, max_size=254, fmt="isConfigName"),
     F("id_shop_group"), F("id_shop"), F("date_add"), F("date_upd"),

@@ -66,7 +66,23 @@ OFFLINE_PAYMENTS = {"ps_wirepayment": "Bank transfer", "ps_checkpayment": "Payme
                     "ps_cashondelivery": "Cash on delivery (COD)", "paypal": "PayPal"}
 
 COUNTRY_INFO = {"FR": (1, "33"), "DE": (1, "49"), "ES": (1, "34"), "IT": (1, "39"), "GB": (1, "44"),
-                "US": (2, "1")}
+                "US": (2, "1"), "AU": (5, "61"), "MX": (2, "52")}
+# Shop groups and their shops: (group id, name, [(shop id, name)]). Group 3 has no shop, as a group an
+# administrator created and never filled: WebserviceRequest::groupShopExists answers 500, code 999.
+SHOP_GROUPS: tuple[tuple[int, str, tuple[tuple[int, str], ...]], ...] = (
+    (1, "Default", ((1, "psinfor sandbox"),)),
+    (2, "Outlets", ((2, "psinfor outlet Lyon"), (3, "psinfor outlet Madrid"))),
+    (3, "Spring pop-ups", ()),
+)
+# What a day of checkouts looks like: (weight, initial state, cancelled later). Bank wires and cheques wait for
+# their payment, a card payment can fail, and some customers cancel an order they have not paid.
+CHECKOUT_MIX: tuple[tuple[int, str, bool], ...] = (
+    (60, "PS_OS_PAYMENT", False),
+    (18, "PS_OS_BANKWIRE", False),
+    (4, "PS_OS_CHEQUE", False),
+    (8, "PS_OS_ERROR", False),
+    (10, "PS_OS_BANKWIRE", True),
+)
 CURRENCY_INFO = {"EUR": ("Euro", "€", "978"), "USD": ("US Dollar", "$", "840"), "GBP": ("British Pound", "£", "826")}
 COUNTRY_CURRENCY = {"US": "USD", "GB": "GBP"}
 
@@ -96,6 +112,7 @@ class KeyAccess:
 
     active: bool = True
     permissions: dict[str, set[str]] | None = None
+    shops: set[int] | None = None  # shops the key is associated with (None = every shop)
 
     def methods_for(self, resource: str) -> set[str]:
         if self.permissions is None:
@@ -189,9 +206,14 @@ class ShopState:
         self._insert("languages", {"name": "Français (French)", "iso_code": "fr", "locale": "fr-FR",
                                    "language_code": "fr", "active": "1", "is_rtl": "0",
                                    "date_format_lite": "d/m/Y", "date_format_full": "d/m/Y H:i:s"}, 2)
-        self._insert("shops", {"id_shop_group": str(SHOP_GROUP_ID), "id_category": "2", "active": "1",
-                               "deleted": "0", "name": self.shop_name, "color": "", "theme_name": "classic"},
-                     SHOP_ID)
+        for group_id, group_name, shops in SHOP_GROUPS:
+            self._insert("shop_groups", {"name": group_name, "color": "", "share_customer": "1",
+                                         "share_order": "0", "share_stock": "0", "active": "1", "deleted": "0"},
+                         group_id)
+            for shop_id, shop_name in shops:
+                self._insert("shops", {"id_shop_group": str(group_id), "id_category": "2", "active": "1",
+                                       "deleted": "0", "name": self.shop_name if shop_id == SHOP_ID else shop_name,
+                                       "color": "", "theme_name": "classic"}, shop_id)
         for currency in catalogue.CURRENCIES:
             name, symbol, numeric = CURRENCY_INFO[currency.iso_code]
             self._insert("currencies", {
@@ -207,9 +229,10 @@ class ShopState:
                 "need_identification_number": "0", "need_zip_code": "1" if country.need_zip_code else "0",
                 "zip_code_format": country.zip_code_format, "display_tax_label": "1", "name": _lang(country.name),
             }, country.id)
+        zones = {c.id: COUNTRY_INFO.get(c.iso_code, (1, ""))[0] for c in catalogue.COUNTRIES}
         for state in catalogue.STATES:
-            self._insert("states", {"id_zone": "2", "id_country": str(state.id_country), "iso_code": state.iso_code,
-                                    "name": state.name, "active": "1"}, state.id)
+            self._insert("states", {"id_zone": str(zones.get(state.id_country, 2)), "id_country": str(state.id_country),
+                                    "iso_code": state.iso_code, "name": state.name, "active": "1"}, state.id)
         for (sid, name, _key, paid, shipped, delivery, logable, invoice, send_email, module, template,
              color) in ORDER_STATES:
             self._insert("order_states", {
@@ -221,7 +244,8 @@ class ShopState:
             }, sid)
         config = {"PS_TIMEZONE": catalogue.SHOP_TIMEZONE, "PS_LANG_DEFAULT": "1",
                   "PS_CURRENCY_DEFAULT": str(catalogue.DEFAULT_CURRENCY_ID), "PS_COUNTRY_DEFAULT": "8",
-                  "PS_SHOP_DEFAULT": str(SHOP_ID), "PS_WEBSERVICE": "1", "PS_ROUND_TYPE": "1",
+                  "PS_SHOP_DEFAULT": str(SHOP_ID), "PS_MULTISHOP_FEATURE_ACTIVE": "1", "PS_WEBSERVICE": "1",
+                  "PS_ROUND_TYPE": "1",
                   "PS_PRICE_ROUND_MODE": "2", "PS_INVOICE_PREFIX": "#IN"}
         config.update({key: str(sid) for sid, _n, key, *_rest in ORDER_STATES if key})
         for name, value in config.items():
@@ -245,7 +269,7 @@ class ShopState:
         option_values: dict[tuple[str, str], int] = {}
         for product in catalogue.PRODUCTS:
             self._seed_product(product, option_values, when)
-        for customer in catalogue.CUSTOMERS:
+        for customer in (*catalogue.CUSTOMERS, *catalogue.MORE_CUSTOMERS):
             self._seed_customer(customer, when)
 
     def _seed_product(self, product: catalogue.Product, option_values: dict[tuple[str, str], int],
@@ -453,18 +477,28 @@ class ShopState:
     def _option_label(value_id: int) -> str:
         return OPTION_LABELS.get(value_id, str(value_id))
 
+    def checkout_outcome(self) -> tuple[str, bool]:
+        """A realistic checkout's initial state and whether the customer cancels it later (CHECKOUT_MIX)."""
+        weights = [weight for weight, _state, _cancel in CHECKOUT_MIX]
+        _weight, state, cancel = self.rng.choices(CHECKOUT_MIX, weights=weights)[0]
+        return state, cancel
+
     def place_order(self, *, customer_id: int | None = None, lines: Iterable[dict[str, Any]] | None = None,
-                    currency: str | None = None, carrier_id: int = 2, state: str = "PS_OS_PAYMENT") -> int:
+                    currency: str | None = None, carrier_id: int = 2, state: str = "PS_OS_PAYMENT",
+                    any_customer: bool = False) -> int:
         """Place an order as a checkout does (``validateOrder``); returns its id.
 
         By default the payment went through (PS_OS_PAYMENT: valid, invoiced, paid in full). ``state`` gives
         another initial state, e.g. ``PS_OS_BANKWIRE`` for an order still awaiting its bank transfer (not
-        valid, no invoice, nothing paid).
+        valid, no invoice, nothing paid). Without ``customer_id`` a customer is drawn from the first eight
+        seeded ones and those added since; ``any_customer`` adds catalogue.MORE_CUSTOMERS (Australian and
+        Mexican states, over-long e-mails) to the draw.
         """
         with self.lock:
             if customer_id is None:
+                extra = set() if any_customer else {c.id for c in catalogue.MORE_CUSTOMERS}
                 customer_id = self.rng.choice([int(i) for i, c in self.tables["customers"].items()
-                                               if c["deleted"] == "0"])
+                                               if c["deleted"] == "0" and int(i) not in extra])
             customer = self.get("customers", int(customer_id))
             if customer is None:
                 raise ValueError(f"unknown customer {customer_id}")
@@ -506,6 +540,9 @@ class ShopState:
         invoiced = state_row["invoice"] == "1"
         if paid:
             module, payment, brand = self.rng.choice(PAYMENT_MODULES)
+        elif state == self.state_id("PS_OS_ERROR"):  # a card payment the bank refused: no payment row
+            module, payment, _brand = self.rng.choice(PAYMENT_MODULES)
+            brand = ""
         else:  # an offline payment still to come: the module is the one the state belongs to
             module = state_row["module_name"] or "ps_wirepayment"
             payment, brand = OFFLINE_PAYMENTS.get(module, "Bank transfer"), ""
