@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install demo test test-fast lint bench eval worker beat web flower fuzz db-upgrade replay-failed \
+.PHONY: help install demo test test-fast lint bench eval chaos worker beat web flower fuzz db-upgrade replay-failed \
         resync-orders resync-order reconcile-stock sandbox-prestashop sandbox-infor clean prestashop-module php-deps \
         php-test
 
@@ -40,6 +40,9 @@ bench: $(STAMP) ## throughput benchmark; figures written under bench/results/
 
 eval: $(STAMP) ## AI assistance measured (suggestions, anomalies); figures in bench/results/eval-latest.json
 	$(BIN)/python -m bench.eval
+
+chaos: $(STAMP) ## N orders (ORDERS=2000) through the real processes while workers die, Redis restarts and both APIs fail; figures in bench/results/chaos-*.json
+	$(BIN)/python -m bench.chaos --orders $${ORDERS:-2000} $(CHAOS_ARGS)
 
 worker: $(STAMP) ## a Celery worker for every queue the flows declare (threads pool, API-bound)
 	$(BIN)/celery -A tasks.app worker -P threads -c $${CONCURRENCY:-16} -Q $$($(BIN)/python -m tasks.routing) -l INFO

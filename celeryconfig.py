@@ -2,11 +2,17 @@
 
 Values come from the environment through ``integration.config`` so one file serves the worker, beat, the
 webhook receiver (as a producer), the demo and the tests.
+
+The broker is Redis (``REDIS_URL``) unless ``BROKER_URL`` names another: ``amqp://`` for RabbitMQ, with
+quorum queues and publisher confirms. Redis stays required either way: locks, tokens, rate limits, the
+circuit breakers and the beat leader lease live there. ``broker_settings`` holds everything that depends on
+the broker, so ``tasks.app.use_broker`` (tests, demo) switches all of it at once.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from kombu import Exchange, Queue
 
@@ -16,22 +22,65 @@ from tasks import routing
 
 _settings = get_settings()
 
-broker_url = _settings.redis_url
 # Redis has no native acks: an unacked message comes back after the visibility timeout. It must exceed the
 # longest task *and* the longest retry countdown (retry_backoff_max), or the task would run twice.
 VISIBILITY_TIMEOUT = int(os.environ.get("PSINFOR_VISIBILITY_TIMEOUT", 7200))
-broker_transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT, "fanout_prefix": True,
-                                               "fanout_patterns": True}
-# Several deployments (or test runs) can share one Redis: each gets its own key prefix.
-if os.environ.get("PSINFOR_BROKER_PREFIX"):
-    broker_transport_options["global_keyprefix"] = os.environ["PSINFOR_BROKER_PREFIX"]
+QUEUE_NAMES = routing.queue_names(FLOWS.values())
+
+
+def is_amqp(url: str) -> bool:
+    return url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
+
+
+def broker_settings(url: str, key_prefix: str = "") -> dict[str, Any]:
+    """The settings that depend on the broker.
+
+    - Redis: visibility timeout, and the deployment's key prefix (several deployments or test runs may share
+      one Redis).
+    - RabbitMQ: quorum queues (replicated, durable, at-least-once dead-lettering), publisher confirms (a
+      publish returns once the broker has the message), and a topic exchange, which Celery's native delayed
+      delivery needs for retry countdowns on quorum queues (a routing key without wildcards matches exactly,
+      as a direct exchange would).
+    """
+    if is_amqp(url):
+        exchange = Exchange("psinfor", type="topic", durable=True)
+        return {
+            "broker_url": url,
+            "broker_transport_options": {"confirm_publish": True},
+            "task_queues": tuple(Queue(name, exchange, routing_key=name, durable=True,
+                                       queue_arguments={"x-queue-type": "quorum"}) for name in QUEUE_NAMES),
+        }
+    options: dict[str, Any] = {"visibility_timeout": VISIBILITY_TIMEOUT, "fanout_prefix": True,
+                               "fanout_patterns": True}
+    if key_prefix:
+        options["global_keyprefix"] = key_prefix
+    exchange = Exchange("psinfor", type="direct")
+    return {
+        "broker_url": url,
+        "broker_transport_options": options,
+        "task_queues": tuple(Queue(name, exchange, routing_key=name) for name in QUEUE_NAMES),
+    }
+
+
+_broker = broker_settings(os.environ.get("BROKER_URL") or _settings.redis_url, _settings.key_prefix)
+broker_url = _broker["broker_url"]
+broker_transport_options: dict[str, object] = _broker["broker_transport_options"]
+task_queues = _broker["task_queues"]
+worker_detect_quorum_queues = True  # no global QoS on quorum queues (RabbitMQ)
 broker_connection_retry_on_startup = True
+# A worker never gives up on its broker: it retries for as long as the broker is away (Celery's default is
+# 100 attempts, about 50 minutes, after which the worker exits and nothing is consumed until someone
+# restarts it). Publishers retry a few times, then fail: the inbox row stays for the sweeper.
+broker_connection_retry = True
+broker_connection_max_retries = None
+broker_channel_error_retry = True
+# Celery's consumer with one fix: it survives a Redis that goes away while tasks are unacknowledged (see
+# tasks.app.ResilientConsumer; without it the worker exited with "Unrecoverable error: AttributeError(
+# "'NoneType' object has no attribute 'hostname'")").
+worker_consumer = "tasks.app:ResilientConsumer"
 
 # Queues, routes and the beat schedule are generated from the flow registry (tasks/routing.py): a flow
 # declares its queue, steps and pollers once, and a task can never land on a queue nobody consumes.
-QUEUE_NAMES = routing.queue_names(FLOWS.values())
-_exchange = Exchange("psinfor", type="direct")
-task_queues = tuple(Queue(name, _exchange, routing_key=name) for name in QUEUE_NAMES)
 task_default_queue = routing.MAINTENANCE_QUEUE
 task_default_exchange = "psinfor"
 task_default_routing_key = routing.MAINTENANCE_QUEUE
@@ -57,11 +106,13 @@ worker_hijack_root_logger = False
 timezone = "UTC"
 enable_utc = True
 
-# Retry policy of the sync steps (tasks/base.py): exponential backoff with full jitter, capped far below
-# the visibility timeout, then dead letter.
+# Retry policy of the sync steps (tasks/base.py): exponential backoff with full jitter over the real attempts,
+# capped at a minute so that work caught in a fault goes on within a minute of the fault clearing (a long
+# outage is the circuit breakers' to wait out, in waits that are not attempts), then dead letter: ten
+# attempts spread over about six minutes at most.
 retry_backoff_base = float(os.environ.get("PSINFOR_RETRY_BACKOFF", 2.0))
-retry_backoff_max = float(os.environ.get("PSINFOR_RETRY_BACKOFF_MAX", 300.0))
-retry_max_retries = int(os.environ.get("PSINFOR_MAX_RETRIES", 8))
+retry_backoff_max = float(os.environ.get("PSINFOR_RETRY_BACKOFF_MAX", 60.0))
+retry_max_retries = int(os.environ.get("PSINFOR_MAX_RETRIES", 10))
 assert retry_backoff_max * 2 < VISIBILITY_TIMEOUT, "retry_backoff_max must stay well below the visibility timeout"
 
 beat_schedule = routing.beat_schedule(FLOWS.values())

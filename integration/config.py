@@ -174,10 +174,11 @@ class Settings:
     log_format: str
     connections: dict[str, ConnectionSettings]
     poll_overlap_seconds: int = 300
-    sweeper_stale_seconds: int = 600
-    # Held by the worker running one of an event's steps; outlives the hard time limit. A killed worker's
-    # events wait this long before another worker may take them.
-    event_lock_seconds: float = 300.0
+    # An active event that has not moved for this long and shows no sign of life is published again.
+    sweeper_stale_seconds: int = 30
+    # Record and event locks are leases of this length, renewed while their holder lives: a killed worker's
+    # events are free again within this long.
+    event_lock_seconds: float = 30.0
     # How long M3 gets to finish a write whose answer was lost, before we ask it what happened.
     outcome_settle_seconds: float = 30.0
     # Every Redis key of the deployment starts with this (the broker's, and our locks, tokens, buckets, leader).
@@ -480,8 +481,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,
         connections=connections,
         poll_overlap_seconds=_whole_seconds(no_file, None, "POLL_OVERLAP_SECONDS", 300, minimum=0),
-        sweeper_stale_seconds=_whole_seconds(no_file, None, "SWEEPER_STALE_SECONDS", 600, positive=True),
-        event_lock_seconds=_seconds(no_file, None, "PSINFOR_EVENT_LOCK_SECONDS", 300, positive=True),
+        sweeper_stale_seconds=_whole_seconds(no_file, None, "SWEEPER_STALE_SECONDS", 30, positive=True),
+        event_lock_seconds=_seconds(no_file, None, "PSINFOR_EVENT_LOCK_SECONDS", 30, positive=True),
         outcome_settle_seconds=_seconds(no_file, None, "PSINFOR_OUTCOME_SETTLE_SECONDS", 30, minimum=0),
         key_prefix=env.get("PSINFOR_BROKER_PREFIX", ""),
         erp_hold_recheck_seconds=_seconds(no_file, None, "PSINFOR_ERP_HOLD_RECHECK_SECONDS", 900.0, positive=True),

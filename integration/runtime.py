@@ -2,17 +2,24 @@
 
 Clients hold HTTP sessions, which are not shared between threads: each worker thread gets its own, per
 connection. Rate limiters and circuit breakers live in Redis, so they are shared by all workers anyway.
+
+Record locks are short leases kept alive by one heartbeat thread per process (``LeaseKeeper``): a live
+holder keeps its lease however long its step takes (up to ``MAX_HOLD_LEASES`` lease lengths), and a killed
+worker's lease runs out within one lease length, so its work is picked up in seconds, not minutes.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import redis
+import structlog
+from redis.lock import Lock
 
 from integration.config import ConnectionSettings, Settings, get_settings
 from integration.errors import ConfigurationError, LockBusy
@@ -25,6 +32,99 @@ if TYPE_CHECKING:
     from integration.mapping.engine import MappingEngine
 
 
+log = structlog.get_logger("psinfor.runtime")
+
+# A holder keeps renewing its lease for at most this many lease lengths: a step stuck for longer (a hung
+# call the threads pool cannot interrupt) lets its record go rather than hold it for ever.
+MAX_HOLD_LEASES = 10
+
+
+class Lease:
+    """One held record lock: a Redis key with our token and a time to live, renewed by the keeper."""
+
+    def __init__(self, client: redis.Redis, key: str, seconds: float):
+        self.client = client
+        self.key = key
+        self.seconds = seconds
+        self.lock: Lock = client.lock(key, timeout=seconds, thread_local=False)  # the keeper renews it
+        self.taken = time.monotonic()
+        self.renewed = self.taken
+        self.lost = False
+
+    def acquire(self, wait: float) -> bool:
+        return bool(self.lock.acquire(blocking=wait > 0, blocking_timeout=wait))
+
+    def due(self, now: float) -> bool:
+        return not self.lost and now - self.renewed >= self.seconds / 3
+
+    def expired_hold(self, now: float) -> bool:
+        return now - self.taken > self.seconds * MAX_HOLD_LEASES
+
+    def renew(self) -> None:
+        """Reset the time to live while the key still holds our token; take the key back if it vanished (an
+        emptied Redis came back) and nobody else took it. Redis errors wait for the next beat."""
+        try:
+            self.lock.reacquire()
+        except redis.exceptions.LockNotOwnedError:
+            token = self.lock.local.token
+            if token is not None and self.client.set(self.key, token, nx=True, px=int(self.seconds * 1000)):
+                log.warning("lease re-taken after it vanished from Redis", key=self.key)
+            else:
+                self.lost = True
+                log.error("lease lost to another holder while its step still runs", key=self.key,
+                          resolution="the SQL claims still prevent a double write; see why the step took so long")
+                return
+        except redis.RedisError as exc:
+            log.warning("lease not renewed: Redis unavailable", key=self.key, error=type(exc).__name__)
+            return
+        self.renewed = time.monotonic()
+
+    def release(self) -> None:
+        # A lease that expired or was lost while we worked: the binding table still guards against a double write.
+        with suppress(redis.RedisError):
+            self.lock.release()
+
+
+class LeaseKeeper:
+    """The heartbeat of every lease this process holds: one daemon thread renews each a third of a lease
+    length after its last renewal. It dies with the process, and so do the leases, soon after."""
+
+    TICK = 0.5
+
+    def __init__(self) -> None:
+        self._leases: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.add(lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="psinfor-lease-keeper", daemon=True)
+                self._thread.start()
+
+    def drop(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                due = [lease for lease in self._leases if lease.due(now)]
+            for lease in due:
+                if lease.expired_hold(now):
+                    lease.lost = True
+                    log.error("a step held its record for too long; its lease is no longer renewed",
+                              key=lease.key, held_seconds=round(now - lease.taken))
+                    continue
+                lease.renew()
+
+
+_keeper = LeaseKeeper()
+
+
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -33,7 +133,9 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+        # Timeouts: a Redis that hangs must not hang a lease heartbeat or a step for ever.
+        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30, socket_connect_timeout=5,
+                                    socket_timeout=10)
 
     @cached_property
     def mapping(self) -> MappingEngine:
@@ -75,20 +177,30 @@ class Runtime:
         return cache[key]  # type: ignore[no-any-return]
 
     @contextmanager
-    def record_lock(self, name: str, *, timeout: float = 120.0, wait: float = 20.0) -> Iterator[None]:
-        """One worker at a time per record (two webhooks for one order must not both create it)."""
-        key = self.key("lock", name)
-        lock = self.redis.lock(key, timeout=timeout, blocking_timeout=wait)
-        if not lock.acquire():
-            # When the holder may be dead, its lock only goes when it expires: wait for that, not an attempt.
+    def record_lock(self, name: str, *, timeout: float | None = None, wait: float = 20.0) -> Iterator[None]:
+        """One worker at a time per record (two webhooks for one order must not both create it).
+
+        A lease of ``timeout`` seconds (``PSINFOR_EVENT_LOCK_SECONDS`` by default) renewed while the body runs:
+        a dead holder's lease runs out within ``timeout``. A busy record is a wait of at most that long."""
+        seconds = float(timeout if timeout is not None else self.settings.event_lock_seconds)
+        lease = Lease(self.redis, self.key("lock", name), seconds)
+        if not lease.acquire(wait):
+            # The holder renews while it lives; when it died, its lease goes by itself within ``seconds``.
             raise LockBusy(f"record {name} is being synced by another worker",
-                           retry_after=max(0.0, float(self.redis.pttl(key) or 0) / 1000))
+                           retry_after=max(0.0, float(self.redis.pttl(lease.key) or 0) / 1000))
+        _keeper.hold(lease)
         try:
             yield
         finally:
-            # A lock that expired while we worked: the binding table still guards against a double write.
-            with suppress(redis.exceptions.LockError):
-                lock.release()
+            _keeper.drop(lease)
+            lease.release()
+
+    def lock_held(self, names: list[str]) -> list[bool]:
+        """Whether each record lock is held now (one round trip): the sweeper's sign of life."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.exists(self.key("lock", name))
+            return [bool(v) for v in pipe.execute()]
 
 
 def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis | None,

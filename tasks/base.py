@@ -1,13 +1,19 @@
 """The base task: retry policy and dead-lettering in one place.
 
 A step that raises ``TransientError`` (or a database or broker hiccup) is retried with exponential backoff
-and full jitter, capped far below the Redis visibility timeout. A ``PermanentError``, an unexpected
-exception, or a transient one that ran out of retries, dead-letters the event: a ``dead_letter`` row in SQL
-(written first, so nothing is lost) and a message on the ``dead_letter`` queue that Flower shows.
+and full jitter over its real attempts, capped far below the Redis visibility timeout. A wait the other side
+asked for (an open circuit, a 429, a held lease, M3 settling a write) is retried when it said, with a little
+jitter, and counted apart. A ``PermanentError``, an unexpected exception, or a transient one that ran out of
+retries, dead-letters the event: a ``dead_letter`` row in SQL (written first, so nothing is lost) and a
+message on the ``dead_letter`` queue that Flower shows.
+
+Every scheduled retry leaves a wait marker in Redis for its countdown (and a margin): the sweeper's sign
+that the event is waiting, not lost.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import traceback
 from typing import Any
@@ -18,6 +24,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from integration.errors import IntegrationError, classify, register_transient
 from integration.flows.base import describe_error
+from integration.flows.maintenance import WAIT_MARGIN_SECONDS, wait_key
 from integration.runtime import get_runtime
 
 log = structlog.get_logger("psinfor.tasks")
@@ -41,6 +48,13 @@ def backoff_seconds(retries: int, base: float, maximum: float) -> float:
     """Full jitter: uniform in [base, min(max, base * 2**retries)] (never zero, never a thundering herd)."""
     ceiling = min(maximum, base * (2 ** retries))
     return random.uniform(min(base, ceiling), ceiling)
+
+
+def wait_seconds(retry_after: float, base: float, maximum: float) -> float:
+    """A wait the other side asked for: then, plus up to a quarter more (at least ``base``) so that the
+    waiters do not all come back at the same instant; never more than ``maximum``."""
+    low = max(retry_after, base)
+    return min(maximum, random.uniform(low, low + max(base, retry_after / 4)))
 
 
 def error_of(exc: BaseException) -> dict[str, Any]:
@@ -75,19 +89,33 @@ class SyncTask(Task):
             return deferred < self.max_sync_retries * DEFERRED_BUDGET_FACTOR
         return self.request.retries - deferred < self.max_sync_retries
 
-    def countdown(self, exc: BaseException | None = None) -> float:
-        """Backoff with jitter, but never sooner than the remote side said it can take a call again."""
+    def countdown(self, exc: BaseException | None = None, deferred: int = 0) -> float:
+        """How long until the retry: exponential over the real attempts (waits do not make the next real
+        attempt later), or the wait the remote side asked for."""
         conf = self.app.conf
-        delay = backoff_seconds(self.request.retries, float(conf.get("retry_backoff_base", 2.0)),
-                                float(conf.get("retry_backoff_max", 300.0)))
+        base = float(conf.get("retry_backoff_base", 2.0))
+        maximum = float(conf.get("retry_backoff_max", 300.0))
+        if exc is not None and is_deferred(exc):
+            return wait_seconds(classify(exc).retry_after, base, maximum)
+        attempts = max(0, self.request.retries - deferred)
+        delay = backoff_seconds(attempts, base, maximum)
         retry_after = classify(exc).retry_after if exc is not None else 0.0
-        return max(delay, min(retry_after, float(conf.get("retry_backoff_max", 300.0))))
+        return max(delay, min(retry_after, maximum))
 
     def retry_later(self, exc: BaseException, event_id: int, deferred: int) -> BaseException:
         """The Retry to raise: waits are counted in ``deferred``, attempts by Celery's retry count."""
         waits = deferred + (1 if is_deferred(exc) else 0)
-        return self.retry(exc=exc, countdown=self.countdown(exc), args=[event_id], kwargs={"deferred": waits},
-                          throw=False)
+        countdown = self.countdown(exc, deferred)
+        if str(self.app.conf.broker_url or "").startswith(("amqp", "pyamqp")):
+            # RabbitMQ's native delayed delivery (quorum queues) counts whole seconds, one at least.
+            countdown = float(max(1, math.ceil(countdown)))
+        mark_waiting(event_id, countdown)
+        return self.retry(exc=exc, countdown=countdown, args=[event_id], kwargs={"deferred": waits}, throw=False)
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        """A retry that starts is no longer waiting: from here its lease says it is alive."""
+        if self.request.retries and args:
+            unmark_waiting(int(args[0]))
 
     def halt_chain(self) -> None:
         """Stop the rest of the chain (the event is final): Celery reads request.chain after we return."""
@@ -114,6 +142,24 @@ class SyncTask(Task):
             )
         except Exception:  # the SQL row is the record; the queue message is for Flower and alerting
             log.exception("could not publish the dead letter message", dead_letter_id=dlq_id)
+
+
+def mark_waiting(event_id: int, countdown: float) -> None:
+    """The sweeper's sign that a retry is scheduled. Best effort: without it, the sweeper may publish the
+    event once more, which is a no-op when the retry runs first."""
+    rt = get_runtime()
+    try:
+        rt.redis.set(wait_key(rt, event_id), "1", px=int((countdown + WAIT_MARGIN_SECONDS) * 1000))
+    except Exception as exc:
+        log.warning("could not mark the event as waiting", event_id=event_id, error=type(exc).__name__)
+
+
+def unmark_waiting(event_id: int) -> None:
+    rt = get_runtime()
+    try:
+        rt.redis.delete(wait_key(rt, event_id))
+    except Exception as exc:
+        log.warning("could not clear the event's wait marker", event_id=event_id, error=type(exc).__name__)
 
 
 def report_dead_letter(exc: BaseException, dlq_id: int, event_id: int, step: str) -> None:

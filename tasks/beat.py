@@ -1,9 +1,9 @@
 """Single-beat leadership: only the beat holding a lease in Redis schedules anything.
 
-The lease is a Redis key holding this beat's token, taken with SET NX and renewed (only while it still holds
-our token) well before it expires. A beat that cannot reach Redis stops scheduling as soon as its lease may
-have run out, and takes the lease again once Redis is back — also when it started while Redis was down. It
-exits only when another beat really holds the lease. A clean shutdown gives the lease up at once, so a
+The lease is a Redis key holding this beat's token, taken with SET NX and renewed on every tick (only while
+it still holds our token), well before it expires. A beat that cannot reach Redis stops scheduling as soon as
+its lease may have run out, and takes the lease again once Redis is back — also when it started while Redis
+was down. It exits only when another beat really holds the lease. A clean shutdown gives the lease up at once, so a
 restarted beat does not wait for it to expire.
 """
 
@@ -40,16 +40,19 @@ class LeaderLease:
         self.seconds = seconds
         self.token = uuid.uuid4().hex
         self.valid_until = 0.0  # monotonic: until when we may act as leader without asking Redis
+        self.reachable = True  # for one log line per outage, not one per tick
+        self.leading = False
 
     @property
     def held(self) -> bool:
         return time.monotonic() < self.valid_until
 
     def ensure(self) -> bool:
-        """True when this beat holds the lease now. Raises ``AnotherLeader`` when another beat holds it."""
+        """True when this beat holds the lease now. Raises ``AnotherLeader`` when another beat holds it.
+
+        Asked on every tick (one round trip), so that a lease wiped by an emptied Redis is taken back, or
+        found taken by another beat, at the next tick rather than a third of a lease later."""
         now = time.monotonic()
-        if now < self.valid_until - self.seconds * 2 / 3:
-            return True  # renewed less than a third of a lease ago
         millis = int(self.seconds * 1000)
         try:
             ours = bool(self.client.eval(_RENEW, 1, self.key, self.token, millis)) if self.held else False
@@ -61,13 +64,28 @@ class LeaderLease:
                     self.valid_until = 0.0
                     raise AnotherLeader(f"another beat holds the leader lock {self.key}")
         except redis.RedisError as exc:
+            if self.reachable:
+                log.warning("beat cannot reach Redis; it schedules only while its lease lasts, then waits for Redis",
+                            error=type(exc).__name__)
+                self.reachable = False
             if self.held:
                 return True  # our lease has not run out yet: nobody else can have it
-            log.warning("beat cannot reach Redis; not scheduling until it holds the lease", error=str(exc))
+            self._follow()
             return False
+        self.reachable = True
         if ours:
             self.valid_until = now + self.seconds
+            if not self.leading:
+                log.info("this beat holds the leader lease and schedules", key=self.key)
+                self.leading = True
+        else:
+            self._follow()
         return ours
+
+    def _follow(self) -> None:
+        if self.leading:
+            log.warning("this beat no longer holds the leader lease; not scheduling until it does", key=self.key)
+            self.leading = False
 
     def release(self) -> None:
         with contextlib.suppress(redis.RedisError):  # else it expires by itself

@@ -3,16 +3,33 @@ generated from their declarations (``tasks/flows.py``); single-beat leadership i
 
 from __future__ import annotations
 
+import structlog
+
 from integration.flows.maintenance import prune, resume_waiting, sweep
 from integration.flows.registry import FLOWS
 from integration.runtime import get_runtime
 from tasks.app import app
 from tasks.dispatch import enqueue
 
+log = structlog.get_logger("psinfor.maintenance")
+
+
+def queue_backlog(queue: str) -> int | None:
+    """Messages waiting in a queue, as the broker counts them (Redis or RabbitMQ); None when it cannot say."""
+    try:
+        with app.connection_for_write() as conn:
+            try:
+                return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+            except conn.channel_errors:  # no such queue: Redis drops an empty list's key
+                return 0
+    except Exception as exc:
+        log.warning("could not read the queue's length", queue=queue, error=type(exc).__name__)
+        return None
+
 
 @app.task(name="psinfor.maintenance.sweep", ignore_result=True)
 def sweep_task(stale_seconds: int | None = None) -> list[int]:
-    return sweep(get_runtime(), enqueue, stale_seconds=stale_seconds)
+    return sweep(get_runtime(), enqueue, stale_seconds=stale_seconds, backlog=queue_backlog)
 
 
 @app.task(name="psinfor.maintenance.resume_waiting", ignore_result=True)

@@ -18,7 +18,7 @@ SYSTEM_QUEUES = (MAINTENANCE_QUEUE, DEAD_LETTER_QUEUE)
 
 # Framework beat entries: (name, task, interval setting, default seconds).
 SYSTEM_BEAT = (
-    ("sweep-stale-events", "psinfor.maintenance.sweep", "PSINFOR_SWEEP_INTERVAL", 60.0),
+    ("sweep-stale-events", "psinfor.maintenance.sweep", "PSINFOR_SWEEP_INTERVAL", 20.0),
     ("prune-finished-events", "psinfor.maintenance.prune", "PSINFOR_PRUNE_INTERVAL", 3600.0),
     ("resume-held-by-erp", "psinfor.maintenance.resume_waiting", "PSINFOR_RESUME_INTERVAL", 60.0),
     ("alerts", "psinfor.maintenance.alerts", "PSINFOR_ALERT_INTERVAL", 60.0),

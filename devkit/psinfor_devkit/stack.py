@@ -12,13 +12,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from psinfor_devkit.devservices import RedisService, ensure_redis, free_port
+from psinfor_devkit.devservices import RedisService, _redis_server_binary, ensure_redis, free_port, redis_answers
 from psinfor_devkit.mappings import relaxed_copy
 
 BIN = Path(sys.executable).parent
@@ -122,10 +123,13 @@ class Stack:
         self.wait_http(f"{self.web_url}/healthz", "web")
 
     def start_worker(self, name: str = "worker", *, concurrency: int | None = None, include: str | None = None,
-                     queues: str = ALL_QUEUES) -> None:
+                     queues: str = ALL_QUEUES, production: bool = False) -> None:
+        """``production``: with gossip and mingle, as ``make worker`` and the compose file run it (the chaos
+        run); without them, a worker starts faster (demo, bench)."""
         cmd = [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c",
-               str(concurrency or self.worker_concurrency), "-Q", queues, "-n", f"{name}@%h", "-l", "INFO",
-               "--without-gossip", "--without-mingle"]
+               str(concurrency or self.worker_concurrency), "-Q", queues, "-n", f"{name}@%h", "-l", "INFO"]
+        if not production:
+            cmd += ["--without-gossip", "--without-mingle"]
         if include:
             cmd += ["--include", include]
         self.spawn(name, cmd)
@@ -223,3 +227,52 @@ class Stack:
             if int(fields[2]) == pgid:  # field 5 of /proc/PID/stat: the process group
                 total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         return total / ticks
+
+
+class RestartableRedis:
+    """A redis-server of our own that can be stopped and started again on the same port (chaos runs and the
+    restart tests): emptied, or with its data (a snapshot written at shutdown, read back at start)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="psinfor-redis-"))
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = _redis_server_binary()
+        if binary is None:
+            raise RuntimeError("no redis-server installed (make install provides one)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--dbfilename", "dump.rdb", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not redis_answers(self.url):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self, *, keep_data: bool = False) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        import redis
+
+        with contextlib.suppress(redis.RedisError, OSError):
+            redis.Redis.from_url(self.url, socket_timeout=10).shutdown(save=keep_data, nosave=not keep_data)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        if not keep_data:
+            (self.dir / "dump.rdb").unlink(missing_ok=True)
+
+    def restart(self, *, keep_data: bool = False, down_seconds: float = 0.0) -> None:
+        self.stop(keep_data=keep_data)
+        time.sleep(down_seconds)
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -148,11 +148,14 @@ class RateLimiter:
 class CircuitBreaker:
     """Stops calling a remote system that keeps failing, then lets one probe through after ``reset_timeout``.
 
-    Closed: calls pass; ``failure_threshold`` consecutive failures open it. Open: calls raise ``CircuitOpen``
-    at once (a retried Celery task then backs off instead of piling more load onto a sick host). After
-    ``reset_timeout`` seconds it is half-open: one caller (across all workers) probes; success closes it,
-    failure opens it again. Only ``failure_types`` count as failures: a 404 or a validation error says
-    nothing about the remote system's health.
+    Closed: calls pass; it opens on ``failure_threshold`` consecutive failures *and* a failure rate of at
+    least ``failure_rate`` over the last one or two ``window``s: a host down opens it after a few calls, while
+    a host failing one call in five (each retried) keeps serving the other four; consecutive failures alone
+    come in runs often enough at such a rate to starve every caller for a reset period at a time. Open: calls
+    raise ``CircuitOpen`` at once (a retried Celery task then waits instead of piling more load onto a sick
+    host). After ``reset_timeout`` seconds it is half-open: one caller (across all workers) probes; success
+    closes it, failure opens it again. Only ``failure_types`` count: a 404 or a validation error says
+    nothing about the remote system's health, and neither counts as a call.
     """
 
     def __init__(
@@ -164,9 +167,13 @@ class CircuitBreaker:
         *,
         failure_types: tuple[type[BaseException], ...] = (TransientError,),
         key_prefix: str = "",
+        failure_rate: float = 0.5,
+        window: float = 30.0,
     ):
         self.name = name
         self.failure_threshold = max(1, int(failure_threshold))
+        self.failure_rate = float(failure_rate)
+        self.window = max(1.0, float(window))
         self.reset_timeout = float(reset_timeout)
         self.redis = redis
         self.failure_types = failure_types
@@ -176,6 +183,7 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
         self._probing = False
+        self._slots: dict[int, list[int]] = {}  # in-process window: slot -> [calls, failures]
 
     def __repr__(self) -> str:
         return (f"CircuitBreaker({self.name!r}, threshold={self.failure_threshold}, "
@@ -208,21 +216,59 @@ class CircuitBreaker:
             self._probing = True
             return True
 
-    def _record_success(self) -> None:
+    def _slot(self, now: float) -> int:
+        return int(now // self.window)
+
+    def _window_key(self, slot: int) -> str:
+        return f"{self.key}:w:{slot}"
+
+    def _rate_reached(self, calls: int, failures: int) -> bool:
+        return calls > 0 and failures / calls >= self.failure_rate
+
+    def _count_local(self, now: float, failed: bool) -> tuple[int, int]:
+        """In-process window: count one call, return (calls, failures) over this slot and the one before."""
+        slot = self._slot(now)
+        for old in [s for s in self._slots if s < slot - 1]:
+            del self._slots[old]
+        counts = self._slots.setdefault(slot, [0, 0])
+        counts[0] += 1
+        counts[1] += int(failed)
+        recent = [self._slots.get(slot - 1, [0, 0]), counts]
+        return sum(c[0] for c in recent), sum(c[1] for c in recent)
+
+    def _record_success(self, reset: bool = True) -> None:
+        now = time.time()
         if self.redis is not None:
             try:
-                self.redis.delete(self.key, self.probe_key)
+                with self.redis.pipeline(transaction=False) as pipe:
+                    window = self._window_key(self._slot(now))
+                    pipe.hincrby(window, "calls", 1)
+                    pipe.expire(window, int(self.window * 2) + 5)
+                    if reset:
+                        pipe.delete(self.key, self.probe_key)
+                    pipe.execute()
             except Exception:
                 log.warning("breaker %s: Redis unavailable while recording success", self.name)
         with self._lock:
-            self._failures, self._open_until, self._probing = 0, 0.0, False
+            self._count_local(now, failed=False)
+            if reset:
+                self._failures, self._open_until, self._probing = 0, 0.0, False
 
     def _record_failure(self, probing: bool) -> None:
         now = time.time()
         if self.redis is not None:
             try:
-                failures = int(self.redis.hincrby(self.key, "failures", 1))
-                if probing or failures >= self.failure_threshold:
+                slot = self._slot(now)
+                with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.hincrby(self.key, "failures", 1)
+                    pipe.hincrby(self._window_key(slot), "calls", 1)
+                    pipe.hincrby(self._window_key(slot), "failures", 1)
+                    pipe.expire(self._window_key(slot), int(self.window * 2) + 5)
+                    pipe.hmget(self._window_key(slot - 1), "calls", "failures")
+                    consecutive, calls, failures, _, previous = pipe.execute()
+                calls += int(previous[0] or 0)
+                failures += int(previous[1] or 0)
+                if probing or (consecutive >= self.failure_threshold and self._rate_reached(calls, failures)):
                     self.redis.hset(self.key, mapping={"failures": 0, "open_until": now + self.reset_timeout})
                     self.redis.delete(self.probe_key)
                 self.redis.expire(self.key, int(self.reset_timeout * 4) + 60)
@@ -231,7 +277,8 @@ class CircuitBreaker:
                 log.warning("breaker %s: Redis unavailable while recording failure", self.name)
         with self._lock:
             self._failures += 1
-            if probing or self._failures >= self.failure_threshold:
+            calls, failures = self._count_local(now, failed=True)
+            if probing or (self._failures >= self.failure_threshold and self._rate_reached(calls, failures)):
                 self._failures, self._open_until = 0, now + self.reset_timeout
             self._probing = False
 
@@ -269,8 +316,7 @@ class CircuitBreaker:
             if probing:  # not a health failure, but release the probe so others may try
                 self._release_probe()
             raise
-        if probing or open_until or failures:
-            self._record_success()
+        self._record_success(reset=bool(probing or open_until or failures))
         return result
 
     def _release_probe(self) -> None:

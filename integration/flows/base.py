@@ -110,6 +110,11 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
             "resolution": "an unexpected error: see the traceback in the dead letter and report it", "details": {}}
 
 
+def event_lock_name(event_id: int) -> str:
+    """The record lock (a lease renewed while held) taken around each step of the event."""
+    return f"event:{event_id}"
+
+
 def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
              *, will_retry: Callable[[BaseException], bool] | bool = True, task_id: str | None = None) -> StepOutcome:
     """Run one step of one event. Raises a transient failure (retry it, see ``errors.classify``) or any other
@@ -118,8 +123,10 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
     ``will_retry`` tells the runner whether a transient failure will be retried (a flag, or a predicate on
     the exception), so the row says ``retrying`` only when that is true.
     """
-    # One execution of an event at a time: a redelivered message and the sweeper's re-enqueue may race.
-    with rt.record_lock(f"event:{event_id}", timeout=rt.settings.event_lock_seconds, wait=5):
+    # One execution of an event at a time: a redelivered message and the sweeper's re-enqueue may race. The
+    # lock is a lease renewed while the step runs, and the sweeper's sign of life: a killed worker's lease runs
+    # out within PSINFOR_EVENT_LOCK_SECONDS and the sweeper then publishes the event again.
+    with rt.record_lock(event_lock_name(event_id), wait=5):
         return _run_step_locked(rt, flow, step, event_id, will_retry, task_id)
 
 

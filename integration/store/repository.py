@@ -32,6 +32,18 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class StaleEvent:
+    """An active event nobody has moved for a while, with what the sweeper needs to judge it."""
+
+    id: int
+    entity: str
+    status: str
+    step: str | None  # the current step (None before the first)
+    step_status: str | None  # its row's status: "running" means a worker was inside the step
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class NewEvent:
     connection: str
     source_system: str
@@ -328,6 +340,19 @@ class Store:
                 .limit(limit)
             ).all()
             return [(r[0], r[1], r[2]) for r in rows]
+
+    def stale_event_states(self, older_than: datetime, limit: int = 500) -> list[StaleEvent]:
+        """Like ``stale_events``, with each event's status and its current step row's status."""
+        ev, st = m.SyncEvent, m.SyncStep
+        with self.session() as s:
+            rows = s.execute(
+                select(ev.id, ev.entity, ev.status, ev.current_step, st.status, ev.updated_at)
+                .outerjoin(st, (st.event_id == ev.id) & (st.step == ev.current_step))
+                .where(ev.status.in_(m.ACTIVE_STATUSES), ev.updated_at < older_than)
+                .order_by(ev.id)
+                .limit(limit)
+            ).all()
+            return [StaleEvent(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def touch(self, event_ids: Sequence[int]) -> None:
         with self.session() as s:

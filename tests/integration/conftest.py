@@ -15,6 +15,9 @@ from integration.runtime import reset_runtime
 
 WEBHOOK_SECRET = "test-webhook-secret"
 BROKER_PREFIX = f"psinfor-test-{os.getpid()}:"
+# The broker of the Celery tests: the test Redis, or RabbitMQ when set (.ci/run's second pass runs the chain,
+# dead-letter, crash, duplicate-webhook and chaos tests on it). Redis stays the store of locks and tokens.
+TEST_BROKER = os.environ.get("PSINFOR_TEST_BROKER", "")
 PS_KEY = "TESTKEY0000000000000000000000001"
 
 
@@ -22,9 +25,11 @@ PS_KEY = "TESTKEY0000000000000000000000001"
 def celery_app(redis_url: str) -> Any:
     from tasks.app import app, use_broker
 
-    use_broker(redis_url)
-    # Every test session gets its own key prefix, so two test runs on one Redis never consume each other's tasks.
-    app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": BROKER_PREFIX}
+    # Every test session gets its own key prefix, so two test runs on one Redis never consume each other's tasks
+    # (a RabbitMQ test broker is a virtual host of its own).
+    use_broker(TEST_BROKER or redis_url, BROKER_PREFIX)
+    if TEST_BROKER:  # AMQP heartbeats every 2 s wake the worker's loop, so an embedded worker stops at once
+        app.conf.broker_heartbeat = 4
     # Fast retries in tests; the policy itself is unchanged.
     app.conf.update(retry_backoff_base=0.2, retry_backoff_max=1.0, retry_max_retries=12,
                     worker_send_task_events=False, task_send_sent_event=False)
@@ -64,7 +69,8 @@ def make_settings(db_url: str, redis_url: str, tmp_path: Path, sandbox_mappings:
 
 
 class Broker:
-    """The test session's slice of the broker's Redis (keys under ``BROKER_PREFIX``)."""
+    """The test session's slice of the broker's Redis (keys under ``BROKER_PREFIX``), and its RabbitMQ queues
+    when the tests run on RabbitMQ."""
 
     def __init__(self, url: str):
         self.redis = redis.Redis.from_url(url)
@@ -75,8 +81,20 @@ class Broker:
             self.redis.delete(*keys)
         for key in self.redis.scan_iter("psinfor:*", count=1000):  # locks and beat leader of this run
             self.redis.delete(key)
+        if TEST_BROKER:
+            from tasks.app import app
+
+            with app.connection_for_write() as conn:
+                for queue in app.conf.task_queues:
+                    queue(conn.default_channel).declare()
+                    queue(conn.default_channel).purge()
 
     def queue_length(self, queue: str) -> int:
+        if TEST_BROKER:
+            from tasks.app import app
+
+            with app.connection_for_write() as conn:
+                return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
         return int(self.redis.llen(f"{BROKER_PREFIX}{queue}"))
 
     def exists(self, key: str) -> bool:
@@ -84,7 +102,7 @@ class Broker:
 
 
 @pytest.fixture
-def clean_broker(redis_url: str) -> Iterator[Broker]:
+def clean_broker(redis_url: str, celery_app: Any) -> Iterator[Broker]:
     broker = Broker(redis_url)
     broker.clear()
     yield broker
