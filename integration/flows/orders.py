@@ -207,7 +207,7 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
             _take_over(rt, event, claim)
         temporary = claim.get("temporary_orno")
         if temporary:
-            return _settle(rt, m3, event, str(temporary), bool(claim.get("confirm_sent")), calls, facts)
+            return _settle(rt, m3, event, str(temporary), claim, calls, facts)
         orno = find_order_by_customer_ref(m3, facts["cuor"], cuno)
         if orno is not None:  # created before we kept bindings, or the store lost it
             binder.finalize(ps_id, orno, facts)
@@ -264,7 +264,7 @@ def _create(rt: Runtime, m3: Any, event: EventView, calls: list[dict[str, Any]],
         binder.update(event.source_id, temporary_orno=temporary, confirm_sent=False)
 
     def confirming(_temporary: str) -> None:
-        binder.update(event.source_id, confirm_sent=True)
+        binder.update(event.source_id, confirm_sent=True, confirmed_at=datetime.now(UTC).isoformat())
 
     try:
         result = create_batch_order(m3, calls, on_temporary=remember, on_confirm=confirming)
@@ -295,13 +295,18 @@ def _create(rt: Runtime, m3: Any, event: EventView, calls: list[dict[str, Any]],
     return _outcome(rt, m3, event, result.batch, facts, recovered=False)
 
 
-def _settle(rt: Runtime, m3: Any, event: EventView, temporary: str, confirm_sent: bool,
+def _settle(rt: Runtime, m3: Any, event: EventView, temporary: str, claim: dict[str, Any],
             calls: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
     """An earlier attempt's batch order: read its status and finish it. A new one is entered only when M3 no
-    longer has it, or when it was never confirmed (then it is deleted first: never two for one shop order)."""
+    longer has it, or when it was never confirmed (then it is deleted first: never two for one shop order).
+    One still *entered* (status 10) well after its Confirm was sent is confirmed again: that Confirm may have
+    failed at the gateway before M3 ran it, and waiting would only end in a dead letter."""
     from integration.connectors.infor.orders import get_batch_status
 
     status = get_batch_status(m3, temporary)
+    confirm_sent = bool(claim.get("confirm_sent"))
+    if status is not None and confirm_sent and status.status == BATCH_ENTERED and _confirm_is_old(rt, claim):
+        status = _confirm_again(rt, m3, event, temporary) or status
     if status is not None and not confirm_sent and not status.created:
         _abandon(rt, m3, event, temporary)  # entered but never confirmed: it is ours to delete
         status = None
@@ -309,6 +314,36 @@ def _settle(rt: Runtime, m3: Any, event: EventView, temporary: str, confirm_sent
         rt.binder(event.connection, ENTITY).update(event.source_id, temporary_orno=None, confirm_sent=False)
         return _create(rt, m3, event, calls, facts)
     return _outcome(rt, m3, event, status, facts, recovered=True)
+
+
+# OIS275's status of a batch order entered (or released and not yet processed by the batch job).
+BATCH_ENTERED = "10"
+
+
+def _confirm_is_old(rt: Runtime, claim: dict[str, Any]) -> bool:
+    sent = claim.get("confirmed_at")
+    if not sent:
+        return True  # recorded before confirmed_at existed: old enough
+    age = datetime.now(UTC) - datetime.fromisoformat(str(sent))
+    return age.total_seconds() >= rt.settings.outcome_settle_seconds
+
+
+def _confirm_again(rt: Runtime, m3: Any, event: EventView, temporary: str) -> Any:
+    """Send Confirm once more for a batch order still entered; M3's refusal (unconfirmed how a tenant answers a
+    second Confirm) leaves it pending, never a dead letter. Returns the status read after it, or None."""
+    from integration.connectors.infor.errors import M3Error
+    from integration.connectors.infor.orders import confirm_batch_order
+
+    rt.binder(event.connection, ENTITY).update(event.source_id, confirmed_at=datetime.now(UTC).isoformat())
+    try:
+        result = confirm_batch_order(m3, temporary)
+    except M3Error as exc:
+        log.warning("a second Confirm was refused; the batch order is left pending", temporary_orno=temporary,
+                    error=exc.message)
+        return None
+    log.info("confirmed a batch order again (the first Confirm never reached M3)", order=event.source_id,
+             temporary_orno=temporary)
+    return result.batch
 
 
 def _abandon(rt: Runtime, m3: Any, event: EventView, temporary: str) -> None:

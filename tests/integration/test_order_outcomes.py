@@ -142,3 +142,50 @@ def test_an_australian_state_and_a_60_character_email_never_reach_m3_over_long(p
         assert letter.step == "validate" and "ECAR" in str(letter.details)
         assert _batch_orders_for(pipeline, order_id) == []
         assert all(c.get("CUNO") != "PS0000009" for c in pipeline.infor_customers())
+
+
+def test_a_confirm_lost_before_m3_ran_it_is_sent_again_not_a_second_order(pipeline: Pipeline):
+    """The chaos run's case: the gateway lost a Confirm before M3 ran it, so the batch order stays entered (10)."""
+    from integration.connectors.infor.orders import create_batch_order
+    from integration.flows.base import run_step
+    from integration.flows.customers import ensure_customer
+    from integration.flows.registry import FLOWS
+    from integration.store.repository import NewEvent
+
+    rt, flow = pipeline.rt, FLOWS["order"]
+    [order_id] = pipeline.place(send_webhook=False)
+    event_id, _ = rt.store.add_event(NewEvent("default", "test", "order", str(order_id), "order.created",
+                                              f"test:{order_id}", {"id_order": order_id}))
+    for step in ("extract", "transform", "validate"):
+        assert run_step(rt, flow, step, event_id).proceed
+    validated = _load_input(rt, event_id)
+    ensure_customer(rt, "default", validated["customer"])  # as load does first
+    calls = validated["calls"]
+    orders = rt.binder("default", "order")
+    assert orders.claim(str(order_id), event_id, {})
+
+    class ConfirmLost(Exception):
+        pass
+
+    def lost(_temporary: str) -> None:
+        raise ConfirmLost  # the Confirm left but never reached M3
+
+    with pytest.raises(ConfirmLost):
+        create_batch_order(rt.m3("default"), calls,
+                           on_temporary=lambda t: orders.update(str(order_id), temporary_orno=t),
+                           on_confirm=lambda t: (orders.update(str(order_id), confirm_sent=True,
+                                                               confirmed_at="2000-01-01T00:00:00+00:00"), lost(t)))
+    [entered] = _batch_orders_for(pipeline, order_id)
+    assert str(entered.get("STAT")) == "10"
+    outcome = run_step(rt, flow, "load", event_id)
+    assert outcome.status == m.SUCCEEDED, rt.store.get_event(event_id).last_error
+    assert len(_orders_for(pipeline, order_id)) == 1 and len(_batch_orders_for(pipeline, order_id)) == 1
+
+
+def _load_input(rt: Any, event_id: int) -> dict[str, Any]:
+    """The validate step's output: the load step's input, as the store keeps it."""
+    started = rt.store.start_step(event_id, "load", "validate")
+    assert started is not None
+    view, previous = started
+    rt.store.fail_step(event_id, "load", {"message": "test set-up"}, retrying=True, attempt_id=view.attempt_id)
+    return dict(previous or {})
