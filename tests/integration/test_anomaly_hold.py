@@ -115,14 +115,20 @@ def test_a_held_order_skipped_from_the_cli_ends_skipped_with_the_reason(pipeline
     assert CliRunner().invoke(main, ["events", "release", str(event.id)]).exit_code != 0
 
 
-def test_with_the_shipped_thresholds_a_third_order_within_the_hour_is_held_for_velocity(systems: Any, worker: Any):
-    """The shipped ``detectors`` (no relaxed copy): two orders of a customer pass, the third within the
-    velocity window is held with the ``velocity`` finding naming the earlier two."""
-    pipeline = Pipeline(systems.ps, systems.infor, systems.receiver, systems.rt)
-    first = [pipeline.place(customer_id=CUSTOMER, lines=USUAL)[0] for _ in range(2)]
-    for order_id in first:
-        [event] = pipeline.wait_final(order_id)
-        assert event.status == m.SUCCEEDED, event.last_error
-    _, event = _held(pipeline, USUAL)
-    [velocity] = event.last_error["details"]["findings"]
-    assert velocity["detector"] == "velocity" and velocity["evidence"]["earlier_orders"] == sorted(first)
+def test_with_the_shipped_thresholds_a_third_order_within_the_hour_is_held_for_velocity(
+        tmp_path: Path, make_settings: Any, runtime_for: Any, celery_app: Any, clean_broker: Any, worker: Any):
+    """The shipped ``detectors`` (the repository's mappings, not the sandboxes' relaxed copy): two orders of a
+    customer pass, the third within the velocity window is held with the ``velocity`` finding naming the
+    earlier two."""
+    systems = Systems(tmp_path, functools.partial(make_settings, MAPPINGS_DIR=str(ROOT / "mappings")), runtime_for)
+    try:
+        pipeline = Pipeline(systems.ps, systems.infor, systems.receiver, systems.rt)
+        first = [pipeline.place(customer_id=CUSTOMER, lines=USUAL)[0] for _ in range(2)]
+        for order_id in first:
+            [event] = pipeline.wait_final(order_id)
+            assert event.status == m.SUCCEEDED, event.last_error
+        _, event = _held(pipeline, USUAL)
+        [velocity] = event.last_error["details"]["findings"]
+        assert velocity["detector"] == "velocity" and velocity["evidence"]["earlier_orders"] == sorted(first)
+    finally:
+        systems.stop()
