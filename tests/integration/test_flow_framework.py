@@ -189,7 +189,8 @@ def test_worker_and_readyz_refuse_a_database_with_pending_migrations(tmp_path, r
     from pathlib import Path
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": url}
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": url, "PS_KEY": "TESTKEY0000000000000000000000001",
+           "IONAPI_FILE": str(Path(__file__).resolve().parents[1] / "fixtures" / "infor" / "ionapi-sample.ionapi")}
     worker = subprocess.run([str(Path(sys.executable).parent / "celery"), "-A", "tasks.app", "worker", "-P", "threads",
                              "-c", "1", "-Q", "dead_letter", "--without-gossip", "--without-mingle"],
                             env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
