@@ -77,7 +77,9 @@ def test_sigkill_mid_window_loses_nothing_and_writes_nothing_twice(tmp_path, db_
 
         requests.delete(f"{systems.ps.url}/_sandbox/faults", timeout=10).raise_for_status()
         workers.append(_start_worker(env, tmp_path / "worker2.log"))
-        sweep(stock.rt, enqueue, stale_seconds=0)  # the beat sweeper finds the window the dead worker left
+        # The beat sweeper finds the window the dead worker left: once its lease has run out (no heartbeat), and
+        # at a second look, so a step that is still running is never run twice.
+        wait_until(lambda: sweep(stock.rt, enqueue, stale_seconds=0), timeout=60, interval=1)
         [event] = stock.wait_final(1, timeout=120)
         assert event.status == m.SUCCEEDED, event.last_error
         counts = event.result["counts"]
