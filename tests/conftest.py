@@ -89,3 +89,12 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def store(db_url: str) -> Store:
     return Store(db_url)
+
+
+@pytest.fixture(scope="session")
+def sandbox_mappings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's mappings with the velocity detector relaxed: the sandboxes' eight customers order in
+    bursts no real shop makes (the anomaly tests use the shipped thresholds)."""
+    from psinfor_devkit.mappings import relaxed_copy
+
+    return relaxed_copy(tmp_path_factory.mktemp("mappings") / "mappings")

@@ -37,15 +37,6 @@ def celery_app(redis_url: str) -> Any:
     return app
 
 
-@pytest.fixture(scope="session")
-def sandbox_mappings(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository's mappings with the velocity detector relaxed: the sandboxes' eight customers order in
-    bursts no real shop makes (the anomaly tests use the shipped thresholds)."""
-    from psinfor_devkit.mappings import relaxed_copy
-
-    return relaxed_copy(tmp_path_factory.mktemp("mappings") / "mappings")
-
-
 @pytest.fixture
 def make_settings(db_url: str, redis_url: str, tmp_path: Path, sandbox_mappings: Path) -> Callable[..., Settings]:
     def make(**overrides: str) -> Settings:

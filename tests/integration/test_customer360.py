@@ -41,7 +41,7 @@ def test_one_customer_side_by_side_with_orders_invoices_payments_and_history(boo
 
     shown = CliRunner().invoke(main, ["customer", "show", "rose.lambert@example.fr", "--json"])
     assert shown.exit_code == 0, shown.output
-    view = json.loads(shown.output)
+    view = json.loads(shown.stdout)  # logs go to stderr
     assert view["customer"]["ps_id"] == customer_id and view["customer"]["cuno"] == cuno
     assert view["customer"]["how_bound"] == "created" and view["customer"]["credit_stop"] is False
     fields = {f["field"]: f for f in view["fields"]}

@@ -127,7 +127,7 @@ def test_partial_and_mismatched_payments_are_reported(books: Books):
     assert books.store.open_bindings("default", "invoice")  # still followed: more may come
     report = CliRunner().invoke(main, ["reconcile", "orders", "--since", date.today().isoformat(), "--json"])
     assert report.exit_code == 0, report.output
-    [line] = [o for o in json.loads(report.output)["orders"] if o["ps_order_id"] == order_id]
+    [line] = [o for o in json.loads(report.stdout)["orders"] if o["ps_order_id"] == order_id]  # logs: stderr
     assert line["status"] == "difference" and line["orno"] == orno
     assert [(d["check"], d["difference"], d["cause"]) for d in line["differences"]] == [
         ("payment", "-10.00", "partial payment")]
