@@ -365,9 +365,9 @@ def make_blueprint(console: ConsoleSettings, settings: Settings, store: Store, e
             result = suggest(view.program, view.transaction, config=_loaded(directory), top=top)
         except KeyError:
             abort(404, description=f"no metadata for {view.program}/{view.transaction}")
-        sources = set(view.sources)
         return jsonify({"map": key, "target": result["target"], "suggestions": [
-            {**s, "candidates": [{**c, "known": c["source"] in sources} for c in s["candidates"]]}
+            {**s, "candidates": [{**c, "paths": designer.canonical_paths(c["source"], view.sources)}
+                                 for c in s["candidates"]]}
             for s in result["suggestions"] if s["candidates"]]})
 
     @bp.post("/mappings/<name>/check")
