@@ -87,9 +87,10 @@
   }
 
   // -- suggestions (issue 14): the suggester's best shop field per unmapped M3 field, one click to use ---------
+  const SUGGEST_MIN = 0.5;  // below this a hint is more noise than help (psinfor map suggest still lists them)
   function usable(map, field) {
     const found = (state.suggestions[map.key] || {})[field] || [];
-    for (const c of found) if (c.paths && c.paths.length) return c;
+    for (const c of found) if (c.paths && c.paths.length && c.score >= SUGGEST_MIN) return c;
     return null;
   }
   function hint(map, field) {
