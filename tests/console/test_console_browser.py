@@ -191,6 +191,23 @@ def test_the_designer_connects_a_field_by_drag_and_drop_previews_and_saves(brows
     assert any(a.action == "mapping:save" for a in stack.store.audit_entries())
 
 
+def test_the_designer_proposes_a_suggested_field_and_uses_it_in_one_click(browser: Any, stack: Stack) -> None:
+    login(browser, stack, "viewer")  # suggestions and unsaved edits need no admin; saving would
+    browser.get(f"{stack.url}/console/mappings/orders.yaml")
+    browser.find_element(By.ID, "target-filter").send_keys("NREF")
+    hint = "#targets .tgt[data-field='NREF'] .suggestion"  # the list is redrawn often: read it in one go
+    wait(browser).until(lambda d: str(d.execute_script(
+        "const n = document.querySelector(arguments[0]); return n && n.dataset.suggested + '|' + n.textContent",
+        hint)).startswith("order.reference|suggested: order.reference ("))
+    browser.find_element(By.ID, "source-filter").send_keys("order.reference")  # the source shown: a dashed wire
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#wires path.proposed"))
+    browser.execute_script("document.querySelector(arguments[0]).click()", hint + " .use-suggestion")
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#wires path[data-wire='NREF']"))
+    wait(browser).until(lambda d: "NREF: {from: order.reference}" in d.find_element(
+        By.ID, "candidate-text").get_attribute("textContent"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "#targets .tgt[data-field='NREF'] .suggestion")
+
+
 def _open_dead_letter(stack: Stack) -> int:
     event_id, _ = stack.store.add_event(NewEvent("default", "prestashop", "order", "999999", "order.created",
                                                  f"console-test-{len(stack.store.audit_entries())}", {}))

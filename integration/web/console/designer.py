@@ -387,3 +387,16 @@ def parse_check_error(exc: YAMLError) -> dict[str, str]:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return {"file": "", "key": where, "problem": f"not valid YAML: {getattr(exc, 'problem', None) or exc}"}
+
+
+def canonical_paths(source: str, sources: list[str]) -> list[str]:
+    """The field map's source paths a suggested shop field reaches: itself when the map draws from it, else the
+    canonical paths the engine fills from it (``ai.provenance.CANONICAL``, the one place that says so), the
+    paths read from it alone first. The suggester ranks bundle fields; the designer connects canonical paths."""
+    from integration.ai.provenance import CANONICAL
+
+    known = set(sources)
+    if source in known:
+        return [source]
+    paths = [p for p, behind in CANONICAL.items() if source in behind and p in known]
+    return sorted(paths, key=lambda p: (len(CANONICAL[p]), p))

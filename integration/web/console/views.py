@@ -45,6 +45,7 @@ log = structlog.get_logger("psinfor.console")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BUNDLE_TTL_SECONDS = 60.0
 MAX_REASON = 500
+CUSTOMER_HISTORY = 50  # events of a customer's history on its page
 
 
 def make_blueprint(console: ConsoleSettings, settings: Settings, store: Store, enqueue: Enqueue,
@@ -285,6 +286,36 @@ def make_blueprint(console: ConsoleSettings, settings: Settings, store: Store, e
         return render_template("console/audit.html", entries=store.audit_entries(
             500, user_name=request.args.get("user") or None, action=request.args.get("action") or None))
 
+    # -- customer 360 ------------------------------------------------------------------------------------
+    runtime: list[Any] = []  # one Runtime on the console's own settings, made at the first customer page
+
+    @bp.get("/customers")
+    def customers() -> Any:
+        """``integration.customer360``'s view of one customer (shop id or e-mail): read-only, so viewers too."""
+        from integration.customer360 import CustomerNotFound, customer_360
+        from integration.runtime import Runtime
+
+        key = (request.args.get("q") or "").strip()[:254]
+        connections = sorted(settings.connections)
+        connection = request.args.get("connection") or (connections[0] if connections else "default")
+        if connection not in settings.connections:
+            abort(400, description=f"no connection {connection!r}")
+        view, error = None, None
+        if key:
+            if not runtime:
+                runtime.append(Runtime(settings))
+            try:
+                view = customer_360(runtime[0], connection, key, history=CUSTOMER_HISTORY)
+            except CustomerNotFound as exc:
+                error = str(exc)
+            except IntegrationError as exc:
+                error = f"could not build the view: {exc}"
+            except Exception as exc:  # a system is unreachable: say so rather than a bare 500
+                log.warning("customer page: a system did not answer", error=type(exc).__name__)
+                error = f"could not read the shop or M3 ({type(exc).__name__}); try again later"
+        return render_template("console/customer.html", key=key, connection=connection, connections=connections,
+                               view=view, error=error), 404 if error and error.startswith("no shop customer") else 200
+
     # -- mappings: the flows and the visual designer --------------------------------------------------------
     @bp.get("/mappings")
     def mappings() -> Any:
@@ -313,6 +344,31 @@ def make_blueprint(console: ConsoleSettings, settings: Settings, store: Store, e
             options=["send_prices", "send_discount"] if name == "orders.yaml" else [],
             history=sorted((p.name for p in (directory / designer.HISTORY_DIR).glob(f"{name.rsplit('.', 1)[0]}.*")),
                            reverse=True)[:10] if (directory / designer.HISTORY_DIR).is_dir() else [])
+
+    @bp.get("/mappings/<name>/suggest")
+    def mapping_suggest(name: str) -> Any:
+        """``psinfor map suggest``'s ranking for one field map's transaction (called the same way: the saved
+        mapping folder as evidence; the suggester never reads the target transaction's own map)."""
+        from integration.ai.suggest import suggest
+
+        directory = settings.mappings_dir
+        try:
+            path = designer.file_path(directory, name)
+        except designer.DesignerError as exc:
+            abort(404, description=exc.message)
+        key = request.args.get("map", "")
+        view = next((v for v in designer.field_maps(name, _doc(directory, name)) if v.key == key), None)
+        if view is None or not path.is_file():
+            abort(404, description=f"no field map {key!r} in {name}")
+        top = min(max(request.args.get("top", 3, type=int) or 3, 1), 10)
+        try:  # config None (the folder does not load): ranked without the other mappings' evidence
+            result = suggest(view.program, view.transaction, config=_loaded(directory), top=top)
+        except KeyError:
+            abort(404, description=f"no metadata for {view.program}/{view.transaction}")
+        return jsonify({"map": key, "target": result["target"], "suggestions": [
+            {**s, "candidates": [{**c, "paths": designer.canonical_paths(c["source"], view.sources)}
+                                 for c in s["candidates"]]}
+            for s in result["suggestions"] if s["candidates"]]})
 
     @bp.post("/mappings/<name>/check")
     def mapping_check(name: str) -> Any:

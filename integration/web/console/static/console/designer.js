@@ -16,6 +16,7 @@
   const state = {
     ops: [], text: null, maps: D.maps, current: D.maps.length ? D.maps[0].key : null, baseHash: D.base_hash,
     selected: null, seq: 0, lastDiff: "", problems: [], dragging: null,
+    suggestions: {},  // field map key -> {M3 field: [candidates]} from the suggester (psinfor map suggest)
   };
 
   function currentMap() { return state.maps.find((m) => m.key === state.current) || null; }
@@ -78,9 +79,43 @@
           (state.selected === t.name ? " selected" : ""), "data-field": t.name},
         el("span", {"class": "dot"}), el("strong", {text: t.name}),
         el("span", {"class": "len", text: t.length != null ? "(" + t.length + ")" : ""}),
-        el("span", {"class": "desc", text: t.description + (t.required ? " · required" : "")}), badge));
+        el("span", {"class": "desc", text: t.description + (t.required ? " · required" : "")}), badge,
+        spec ? null : hint(map, t.name)));
     }
     wires();
+    loadSuggestions(map);
+  }
+
+  // -- suggestions (issue 14): the suggester's best shop field per unmapped M3 field, one click to use ---------
+  const SUGGEST_MIN = 0.5;  // below this a hint is more noise than help (psinfor map suggest still lists them)
+  function usable(map, field) {
+    const found = (state.suggestions[map.key] || {})[field] || [];
+    for (const c of found) if (c.paths && c.paths.length && c.score >= SUGGEST_MIN) return c;
+    return null;
+  }
+  function hint(map, field) {
+    const c = usable(map, field);
+    if (!c) return null;
+    const path = c.paths[0];
+    const use = el("button", {type: "button", "class": "link use-suggestion", "data-field": field,
+      "data-path": path, text: "use", title: c.why});
+    return el("span", {"class": "suggestion", "data-suggested": path, title: c.why},
+      "suggested: " + path + " (" + c.score.toFixed(2) + ") ", use);
+  }
+  function suggestedSpec(c, path) {
+    const spec = {from: path};
+    if (c.transform && c.transform.startsWith("truncate")) spec.truncate = true;
+    else if (c.transform && D.formats.includes(c.transform)) spec.format = c.transform;
+    return spec;
+  }
+  async function loadSuggestions(map) {
+    if (!D.suggest_url || state.suggestions[map.key]) return;
+    state.suggestions[map.key] = {};  // asked once per field map
+    const response = await fetch(D.suggest_url + "?map=" + encodeURIComponent(map.key), {credentials: "same-origin"});
+    if (!response.ok) return;
+    const data = await response.json();
+    for (const s of data.suggestions || []) state.suggestions[map.key][s.field] = s.candidates;
+    if (currentMap() && currentMap().key === map.key) draw();
   }
 
   function wires() {
@@ -106,6 +141,15 @@
         t.textContent = label;
         svg.append(t);
       }
+    }
+    proposedWires(svg, box, map);
+  }
+  function proposedWires(svg, box, map) {
+    for (const node of document.querySelectorAll("#targets .suggestion")) {
+      const field = node.closest(".tgt").dataset.field;
+      const src = document.querySelector('#sources .src[data-path="' + CSS.escape(node.dataset.suggested) + '"] .dot');
+      const tgt = document.querySelector('#targets .tgt[data-field="' + CSS.escape(field) + '"] .dot');
+      if (src && tgt && !map.specs[field]) curve(svg, center(src, box), center(tgt, box), "wire proposed");
     }
   }
   function center(node, box) {
@@ -318,6 +362,13 @@
         if (tgt) connect(drag.path, tgt.dataset.field);
       });
       $("targets").addEventListener("click", (e) => {
+        const use = e.target.closest(".use-suggestion");
+        if (use) {  // the same operation a drag makes, with the suggested transform
+          e.stopPropagation();
+          const c = usable(currentMap(), use.dataset.field);
+          if (c) { setSpec(use.dataset.field, suggestedSpec(c, use.dataset.path)); select(use.dataset.field); }
+          return;
+        }
         const tgt = e.target.closest(".tgt");
         if (tgt) select(tgt.dataset.field);
       });
