@@ -134,7 +134,7 @@ def test_partial_and_mismatched_payments_are_reported(books: Books):
     text = CliRunner().invoke(main, ["reconcile", "orders", "--since", date.today().isoformat()])
     assert "payment: M3 paid - shop paid = -10.00 EUR (likely cause: partial payment)" in text.output
     as_csv = CliRunner().invoke(main, ["reconcile", "orders", "--since", date.today().isoformat(), "--csv"])
-    assert as_csv.output.splitlines()[0].startswith("ps_order_id,reference,orno")
+    assert as_csv.stdout.splitlines()[0].startswith("ps_order_id,reference,orno")  # logs: stderr
     bad = CliRunner().invoke(main, ["reconcile", "orders", "--since", "last week"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
     # the nightly run keeps its report
