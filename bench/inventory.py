@@ -37,7 +37,9 @@ SUMMED = ["100", "200"]
 
 
 def _mappings(target: Path) -> Path:
-    """The shipped mappings, summing two of the three generated warehouses."""
+    """The shipped mappings, summing two of the three generated warehouses (in place of the stack's copy)."""
+    if target.exists():
+        shutil.rmtree(target)
     shutil.copytree(PROJECT_ROOT / "mappings", target)
     path = target / "inventory.yaml"
     text = path.read_text()
