@@ -254,7 +254,7 @@ def _create(rt: Runtime, m3: Any, event: EventView, calls: list[dict[str, Any]],
             facts: dict[str, Any]) -> dict[str, Any]:
     """Enter and release a new batch order, then read what M3 made of it."""
     from integration.connectors.infor.errors import BatchOrderRejected, WriteOutcomeUnknown
-    from integration.connectors.infor.orders import create_batch_order, delete_batch_order
+    from integration.connectors.infor.orders import create_batch_order
 
     binder = rt.binder(event.connection, ENTITY)
     temporaries: list[str] = []
@@ -273,9 +273,8 @@ def _create(rt: Runtime, m3: Any, event: EventView, calls: list[dict[str, Any]],
         # enters a new one once the cause is fixed), and the dead letter carries M3's reasons.
         abandoned = exc.details.get("temporary_orno") or (temporaries[-1] if temporaries else None)
         if abandoned:
-            deleted = _delete_quietly(delete_batch_order, m3, str(abandoned))
-            binder.update(event.source_id, temporary_orno=None,
-                          abandoned=[*binder.data(event.source_id).get("abandoned", []), abandoned])
+            deleted = _abandon(rt, m3, event, str(abandoned), quietly=True)
+            binder.update(event.source_id, temporary_orno=None)
             exc.details["batch_order_deleted"] = deleted
             if deleted:
                 exc.resolution = (f"batch order {abandoned} was deleted, nothing is left in M3; fix the item or "
@@ -346,15 +345,25 @@ def _confirm_again(rt: Runtime, m3: Any, event: EventView, temporary: str) -> An
     return result.batch
 
 
-def _abandon(rt: Runtime, m3: Any, event: EventView, temporary: str) -> None:
-    """Delete a batch order of ours that will never be confirmed; if M3 refuses, stop and name it."""
+def _abandon(rt: Runtime, m3: Any, event: EventView, temporary: str, *, quietly: bool = False) -> bool | None:
+    """Delete a batch order of ours that will never be confirmed and note it in the binding. If M3 refuses, the
+    load stops and names it; ``quietly`` (a dead letter is being written anyway, naming it) notes it all the same
+    and answers None."""
     from integration.connectors.infor.orders import delete_batch_order
 
-    delete_batch_order(m3, temporary)
+    try:
+        deleted: bool | None = bool(delete_batch_order(m3, temporary))
+    except Exception:
+        if not quietly:
+            raise
+        log.warning("could not delete an abandoned batch order", temporary_orno=temporary, exc_info=True)
+        deleted = None
     orders = rt.binder(event.connection, ENTITY)
     orders.update(event.source_id, abandoned=[*orders.data(event.source_id).get("abandoned", []), temporary])
-    log.info("deleted an unconfirmed batch order of an earlier attempt", order=event.source_id,
-             temporary_orno=temporary)
+    if deleted:
+        log.info("deleted a batch order that will never be confirmed", order=event.source_id,
+                 temporary_orno=temporary)
+    return deleted
 
 
 def _outcome(rt: Runtime, m3: Any, event: EventView, status: Any, facts: dict[str, Any], *,
@@ -387,15 +396,6 @@ def _outcome(rt: Runtime, m3: Any, event: EventView, status: Any, facts: dict[st
         resolution=f"correct the cause in M3 or the shop, then re-release batch order {temporary} in OIS275, or "
                    "delete it (DelBatchHead) and replay the order: a new one is never entered while it exists",
         details={**facts, "m3_messages": reasons})
-
-
-def _delete_quietly(delete: Any, m3: Any, temporary: str) -> bool | None:
-    """Abandoning a refused batch order; if M3 will not delete it now, the dead letter names it anyway."""
-    try:
-        return bool(delete(m3, temporary))
-    except Exception:
-        log.warning("could not delete an abandoned batch order", temporary_orno=temporary, exc_info=True)
-        return None
 
 
 @cache
