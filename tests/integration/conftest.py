@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -163,3 +166,26 @@ def systems(tmp_path: Path, make_settings: Callable[..., Settings], runtime_for:
     running = Systems(tmp_path, make_settings, runtime_for)
     yield running
     running.stop()
+
+
+def start_worker_process(env: dict[str, str], log: Path, queues: str, concurrency: int) -> subprocess.Popen[bytes]:
+    """A real ``celery worker`` process (an embedded one cannot be SIGKILLed without the test), ready when this
+    returns; its output goes to ``log``."""
+    handle = log.open("ab")
+    ready = log.with_suffix(".ready")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c",
+         str(concurrency), "-l", "INFO", "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env={**env, "PSINFOR_READY_FILE": str(ready)}, stdout=handle, stderr=subprocess.STDOUT,
+        start_new_session=True, cwd=Path(__file__).resolve().parents[2])
+    handle.close()
+    wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=60)
+    assert proc.poll() is None, log.read_text()[-3000:]
+    return proc
+
+
+def kill_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started by ``start_worker_process`` with its children (a worker's pool)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

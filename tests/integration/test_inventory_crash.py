@@ -8,9 +8,7 @@ sandboxes run in the test process, over HTTP.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,30 +17,19 @@ import requests
 from integration.flows import inventory
 from integration.flows.maintenance import sweep
 from integration.store import models as m
-from tests.integration.conftest import BROKER_PREFIX, PS_KEY, WEBHOOK_SECRET, wait_until
+from tests.integration.conftest import (
+    BROKER_PREFIX,
+    PS_KEY,
+    WEBHOOK_SECRET,
+    kill_process_group,
+    start_worker_process,
+    wait_until,
+)
 from tests.integration.test_inventory import CONNECTION, Stock
-
-BIN = Path(sys.executable).parent
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    ready = log.with_suffix(".ready")
-    proc = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c", "4", "-l", "INFO",
-         "-Q", "stock,dead_letter", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env={**env, "PSINFOR_READY_FILE": str(ready)}, stdout=handle, stderr=subprocess.STDOUT,
-        start_new_session=True, cwd=Path(__file__).resolve().parents[2])
-    handle.close()
-    wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=60)
-    assert proc.poll() is None, log.read_text()[-3000:]
-    return proc
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    return start_worker_process(env, log, "stock,dead_letter", 4)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -70,7 +57,7 @@ def test_sigkill_mid_window_loses_nothing_and_writes_nothing_twice(tmp_path, db_
         workers.append(_start_worker(env, tmp_path / "worker1.log"))
         assert inventory.poll_stock(stock.rt, CONNECTION, enqueue)["enqueued"] == 1
         wait_until(lambda: stock.writes().get("PATCH stock_availables", 0) >= 5, timeout=60)
-        _kill(workers[0])
+        kill_process_group(workers[0])
         [event] = stock.events()
         assert event.status not in m.FINAL_STATUSES, "the kill came too late to test anything"
         assert stock.writes()["PATCH stock_availables"] < len(items)
@@ -90,4 +77,4 @@ def test_sigkill_mid_window_loses_nothing_and_writes_nothing_twice(tmp_path, db_
         assert {itno: stock.shop(stock.row(itno)) for itno in items} == expected
     finally:
         for proc in workers:
-            _kill(proc)
+            kill_process_group(proc)

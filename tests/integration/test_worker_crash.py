@@ -9,9 +9,7 @@ as beat calls it, publishes them again as soon as they show no sign of life.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,30 +17,19 @@ import requests
 
 from integration.flows.maintenance import sweep
 from integration.store import models as m
-from tests.integration.conftest import BROKER_PREFIX, PS_KEY, TEST_BROKER, WEBHOOK_SECRET, wait_until
-
-BIN = Path(sys.executable).parent
+from tests.integration.conftest import (
+    BROKER_PREFIX,
+    PS_KEY,
+    TEST_BROKER,
+    WEBHOOK_SECRET,
+    kill_process_group,
+    start_worker_process,
+    wait_until,
+)
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    ready = log.with_suffix(".ready")
-    env = {**env, "PSINFOR_READY_FILE": str(ready)}
-    proc = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "tasks.app", "worker", "-P", "threads", "-c", "8", "-l", "INFO",
-         "-Q", "orders,dead_letter", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=Path(__file__).resolve().parents[2])
-    handle.close()
-    wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=60)
-    assert proc.poll() is None, log.read_text()[-3000:]
-    return proc
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    return start_worker_process(env, log, "orders,dead_letter", 8)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -69,7 +56,7 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(tmp_pat
             return any(e.status == m.RUNNING for e in rt.store.recent_events(limit=100))
 
         wait_until(in_flight, timeout=60)
-        _kill(workers[0])
+        kill_process_group(workers[0])
         events = rt.store.recent_events(limit=100)
         assert any(e.status not in m.FINAL_STATUSES for e in events), "the kill came too late to test anything"
 
@@ -99,4 +86,4 @@ def test_sigkill_mid_flow_then_restart_loses_nothing_and_doubles_nothing(tmp_pat
         assert len(cunos) == len(set(cunos))
     finally:
         for proc in workers:
-            _kill(proc)
+            kill_process_group(proc)
