@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def bench_bare_chains(stack: Stack, total: int) -> dict[str, Any]:
     counter.delete("psinfor:bench:chains")
     app.loader.import_default_modules()
     cpu_before = stack.cpu_seconds("worker")
+    main_before = _main_thread_cpu(stack, "worker")
     started = time.perf_counter()
     for i in range(total):
         chain(noop.si(i), noop.si(i), noop.si(i), done.si(i, stack.redis.url)).apply_async(queue="orders")
@@ -112,10 +114,12 @@ def bench_bare_chains(stack: Stack, total: int) -> dict[str, Any]:
         time.sleep(0.05)
     wall = time.perf_counter() - started
     cpu = stack.cpu_seconds("worker") - cpu_before
+    consumer = _main_thread_cpu(stack, "worker") - main_before
     finished = int(counter.get("psinfor:bench:chains") or 0)
     return {"chains": total, "completed": finished, "seconds": round(wall, 3),
             "chains_per_s": round(finished / wall, 1), "publish_seconds": round(published, 3),
             "worker_cpu_ms_per_chain": round(cpu * 1000 / max(1, finished), 2),
+            "worker_consumer_cpu_ms_per_chain": round(consumer * 1000 / max(1, finished), 2),
             "pool": f"threads -c {stack.worker_concurrency}"}
 
 
@@ -134,6 +138,8 @@ def bench_end_to_end(stack: Stack, total: int, batch: int = 100) -> dict[str, An
     for url in (stack.ps_url, stack.infor_url):
         requests.post(f"{url}/_sandbox/stats/reset", timeout=10)
     cpu_before = stack.cpu_seconds("worker")
+    main_before = _main_thread_cpu(stack, "worker")
+    system_before = _system_cpu(stack, "worker")
     started = time.perf_counter()
     placed = 0
     while placed < total:
@@ -151,6 +157,8 @@ def bench_end_to_end(stack: Stack, total: int, batch: int = 100) -> dict[str, An
         time.sleep(0.25)
     wall = time.perf_counter() - started
     cpu = stack.cpu_seconds("worker") - cpu_before
+    consumer = _main_thread_cpu(stack, "worker") - main_before
+    system = _system_cpu(stack, "worker") - system_before
     ps_stats, infor_stats = _stats(stack.ps_url), _stats(stack.infor_url)
     succeeded = counts.get(m.SUCCEEDED, 0)
     infor_calls = _http_calls(infor_stats)
@@ -160,6 +168,9 @@ def bench_end_to_end(stack: Stack, total: int, batch: int = 100) -> dict[str, An
         "orders": total, "succeeded": succeeded, "by_status": counts, "seconds": round(wall, 3),
         "placing_seconds": round(placing, 3), "orders_per_s": round(succeeded / wall, 2),
         "worker_cpu_ms_per_order": round(cpu * 1000 / max(1, succeeded), 2),
+        # Celery's consumer (the worker's main thread: receiving, events, acks) apart from the pool's threads.
+        "worker_consumer_cpu_ms_per_order": round(consumer * 1000 / max(1, succeeded), 2),
+        "worker_system_cpu_ms_per_order": round(system * 1000 / max(1, succeeded), 2),
         "infor_calls": infor_calls, "infor_calls_per_order": round(infor_calls / max(1, succeeded), 2),
         "infor_mi_transactions_per_order": round(transactions / max(1, succeeded), 2),
         "ion_quota_bound_orders_per_s": round(
@@ -169,6 +180,20 @@ def bench_end_to_end(stack: Stack, total: int, batch: int = 100) -> dict[str, An
         "prestashop_calls": ps_calls, "prestashop_calls_per_order": round(ps_calls / max(1, succeeded), 2),
         "prestashop_by_route": ps_stats.get("by_route"),
     }
+
+
+def _main_thread_cpu(stack: Stack, name: str) -> float:
+    """CPU seconds of the main thread of ``name`` (Linux /proc): for the worker, Celery's consumer loop."""
+    pid = stack.procs[name].popen.pid
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _system_cpu(stack: Stack, name: str) -> float:
+    """Kernel-side CPU seconds of the process ``name`` (all its threads): system calls, switches, page faults."""
+    pid = stack.procs[name].popen.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_sandbox_get(url: str, path: str, total: int, concurrency: int, auth: Any = None,
@@ -203,6 +228,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent webhook posters")
     parser.add_argument("--worker-concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=10_000, help="client-side API rate limit per system (calls/s)")
+    parser.add_argument("--skip-inventory", action="store_true", help="leave out the 100,000-SKU stock run")
     parser.add_argument("--profile", metavar="FILE", help="py-spy profile of the worker during end to end "
                         "(FILE.svg: a flame graph; otherwise collapsed stacks)")
     args = parser.parse_args()
@@ -244,9 +270,10 @@ def main() -> None:
             2000, 16, headers={"Authorization": f"Bearer {token}"})
     finally:
         stack.stop()
-    from bench.inventory import bench_inventory
+    if not args.skip_inventory:
+        from bench.inventory import bench_inventory
 
-    results["inventory"] = bench_inventory()  # stock at 100,000 SKUs, its own stack
+        results["inventory"] = bench_inventory()  # stock at 100,000 SKUs, its own stack
     e2e, bare = results["end_to_end"], results["bare_chains"]
     results["ratios"] = {
         "orders_per_s_over_bare_chains_per_s": round(e2e["orders_per_s"] / max(0.01, bare["chains_per_s"]), 3),
@@ -270,8 +297,6 @@ def _start_profiler(stack: Stack, out: str) -> subprocess.Popen[bytes]:
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 

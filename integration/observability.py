@@ -178,7 +178,10 @@ def make_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.Ha
 
 def configure_structlog() -> None:
     structlog.configure(
-        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the logger's level is dropped before any processor runs (a debug line per step costs
+        # nothing at INFO).
+        processors=[structlog.stdlib.filter_by_level, *_shared_processors(),
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -156,6 +156,12 @@ class CircuitBreaker:
     host). After ``reset_timeout`` seconds it is half-open: one caller (across all workers) probes; success
     closes it, failure opens it again. Only ``failure_types`` count: a 404 or a validation error says
     nothing about the remote system's health, and neither counts as a call.
+
+    Shared state costs Redis round trips, so a healthy circuit is cheap: a closed state read from Redis is
+    trusted for ``state_cache_seconds`` (a circuit another worker opens is seen within that time; any failure
+    here reads it again at once), and successes are counted in-process and added to the shared window at most
+    every ``state_cache_seconds`` (and before any failure is judged). Successes not yet added only make the
+    failure rate look higher, never lower: the breaker may open a little sooner, never later.
     """
 
     def __init__(
@@ -169,6 +175,7 @@ class CircuitBreaker:
         key_prefix: str = "",
         failure_rate: float = 0.5,
         window: float = 30.0,
+        state_cache_seconds: float = 1.0,
     ):
         self.name = name
         self.failure_threshold = max(1, int(failure_threshold))
@@ -184,6 +191,10 @@ class CircuitBreaker:
         self._open_until = 0.0
         self._probing = False
         self._slots: dict[int, list[int]] = {}  # in-process window: slot -> [calls, failures]
+        self.state_cache_seconds = max(0.0, float(state_cache_seconds))
+        self._closed_until = 0.0  # monotonic: until then, the closed state last read from Redis is trusted
+        self._unsent: dict[int, int] = {}  # successes not yet added to the shared window: slot -> calls
+        self._sent_at = time.monotonic()
 
     def __repr__(self) -> str:
         return (f"CircuitBreaker({self.name!r}, threshold={self.failure_threshold}, "
@@ -193,9 +204,14 @@ class CircuitBreaker:
 
     def _read(self) -> tuple[int, float]:
         if self.redis is not None:
+            if self._closed_until > time.monotonic():
+                return 0, 0.0
             try:
-                failures, open_until = self.redis.hmget(self.key, "failures", "open_until")
-                return int(failures or 0), float(open_until or 0)
+                raw_failures, raw_open_until = self.redis.hmget(self.key, "failures", "open_until")
+                failures, open_until = int(raw_failures or 0), float(raw_open_until or 0)
+                if not failures and not open_until:
+                    self._closed_until = time.monotonic() + self.state_cache_seconds
+                return failures, open_until
             except Exception as exc:
                 log.warning("breaker %s: Redis unavailable (%s), using in-process state", self.name,
                             type(exc).__name__)
@@ -236,19 +252,33 @@ class CircuitBreaker:
         recent = [self._slots.get(slot - 1, [0, 0]), counts]
         return sum(c[0] for c in recent), sum(c[1] for c in recent)
 
+    def _add_unsent(self, pipe: Any, now: float) -> None:
+        """Queue on ``pipe`` the successes counted here since the last time (only the slots still judged)."""
+        current = self._slot(now)
+        with self._lock:
+            unsent, self._unsent = self._unsent, {}
+            self._sent_at = time.monotonic()
+        for slot, calls in unsent.items():
+            if slot >= current - 1:
+                pipe.hincrby(self._window_key(slot), "calls", calls)
+                pipe.expire(self._window_key(slot), int(self.window * 2) + 5)
+
     def _record_success(self, reset: bool = True) -> None:
         now = time.time()
         if self.redis is not None:
-            try:
-                with self.redis.pipeline(transaction=False) as pipe:
-                    window = self._window_key(self._slot(now))
-                    pipe.hincrby(window, "calls", 1)
-                    pipe.expire(window, int(self.window * 2) + 5)
-                    if reset:
-                        pipe.delete(self.key, self.probe_key)
-                    pipe.execute()
-            except Exception:
-                log.warning("breaker %s: Redis unavailable while recording success", self.name)
+            with self._lock:
+                slot = self._slot(now)
+                self._unsent[slot] = self._unsent.get(slot, 0) + 1
+                due = reset or time.monotonic() - self._sent_at >= self.state_cache_seconds
+            if due:
+                try:
+                    with self.redis.pipeline(transaction=False) as pipe:
+                        self._add_unsent(pipe, now)
+                        if reset:
+                            pipe.delete(self.key, self.probe_key)
+                        pipe.execute()
+                except Exception:
+                    log.warning("breaker %s: Redis unavailable while recording success", self.name)
         with self._lock:
             self._count_local(now, failed=False)
             if reset:
@@ -256,16 +286,18 @@ class CircuitBreaker:
 
     def _record_failure(self, probing: bool) -> None:
         now = time.time()
+        self._closed_until = 0.0  # read the shared state again from the next call on
         if self.redis is not None:
             try:
                 slot = self._slot(now)
                 with self.redis.pipeline(transaction=False) as pipe:
+                    self._add_unsent(pipe, now)  # the successes counted here first: the rate is judged on all
                     pipe.hincrby(self.key, "failures", 1)
                     pipe.hincrby(self._window_key(slot), "calls", 1)
                     pipe.hincrby(self._window_key(slot), "failures", 1)
                     pipe.expire(self._window_key(slot), int(self.window * 2) + 5)
                     pipe.hmget(self._window_key(slot - 1), "calls", "failures")
-                    consecutive, calls, failures, _, previous = pipe.execute()
+                    consecutive, calls, failures, _, previous = pipe.execute()[-5:]
                 calls += int(previous[0] or 0)
                 failures += int(previous[1] or 0)
                 if probing or (consecutive >= self.failure_threshold and self._rate_reached(calls, failures)):

@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from integration.jsonutil import json_default, to_jsonable
+
 # Every JSON value the store writes (payloads, step snapshots, results) is bounded: a step's output is the next
 # step's input, so a batch flow must carry a window of rows, never a whole catalogue. Checked where the JSON is
 # made anyway, so it costs nothing per step.
@@ -24,7 +26,12 @@ class SnapshotTooLarge(ValueError):
 
 
 def _bounded_json(value: Any) -> str:
-    text = json.dumps(value)
+    """The engine's JSON serialiser: Decimal, dates and dataclasses the way ``jsonutil.to_jsonable`` writes them,
+    converted by ``json`` itself as it meets them rather than by a copy of the whole value first."""
+    try:
+        text = json.dumps(value, default=json_default)
+    except TypeError:  # a key json cannot write (a tuple, a Decimal): the full conversion names keys as text
+        text = json.dumps(to_jsonable(value))
     if len(text) > MAX_JSON_BYTES:
         raise SnapshotTooLarge(f"{len(text)} bytes of JSON, over the store's {MAX_JSON_BYTES}-byte bound")
     return text

@@ -173,7 +173,7 @@ class Store:
         passes a window of rows along, never a whole catalogue. Core statements built once: this runs for
         every step of every event."""
         now = m.utcnow()
-        snapshot = to_jsonable(output) if output is not None else None
+        snapshot = output  # made JSON by the engine's serialiser (db._bounded_json), in one pass
         with bounded_snapshot(f"event {event_id} step {step}"), get_engine(self.url).begin() as conn:
             conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
                                           "b_output": snapshot, "b_now": now})
@@ -185,7 +185,7 @@ class Store:
                 conn.execute(_Q.touch_event, {"b_event": event_id, "b_now": now})
             else:
                 conn.execute(_Q.final_event, {"b_event": event_id, "b_now": now, "b_status": final_status,
-                                              "b_result": to_jsonable(result) if result is not None else None})
+                                              "b_result": result})
 
     def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool,
                   attempt_id: int = 0, outcome: str | None = None) -> None:

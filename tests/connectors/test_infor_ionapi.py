@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -95,6 +96,11 @@ def test_token_shared_by_workers_through_redis(redis_client) -> None:
     second = TokenProvider(credentials(), redis=redis_client)
     assert first.token() == second.token() == "tok-1"
     assert len(responses.calls) == 1
+    # Each then keeps the token it saw: no Redis round trip per call until it is due for renewal.
+    redis_client.delete(first.key)
+    assert first.token() == "tok-1" and len(responses.calls) == 1
+    first.invalidate("tok-1")  # a 401 with it: the next call asks again
+    assert first.token() == "tok-1" and len(responses.calls) == 2
     stored = [k for k in redis_client.keys("psinfor:infor:token:*") if not k.endswith(b":lock")]
     assert len(stored) == 1
     assert b"ACME_TST" not in stored[0]  # the key is a hash, not the client id
@@ -106,10 +112,13 @@ def test_renewed_before_expiry_with_the_refresh_token(redis_client) -> None:
     responses.post(TOKEN_URL, json=token_body("renewed", refresh="ref-2"))
     provider = TokenProvider(credentials(), redis=redis_client)
     assert provider.token() == "short"
-    # Pretend 19 of the 20 seconds have gone: inside the renewal margin (2 s for a 20 s token).
+    # Pretend 19 of the 20 seconds have gone: inside the renewal margin (2 s for a 20 s token). The provider
+    # keeps the token it last saw too, so its clock is moved on as well.
     raw = json.loads(redis_client.get(provider.key))
     raw["expires_at"] = time.time() + 1
     redis_client.set(provider.key, json.dumps(raw))
+    assert provider._seen is not None
+    provider._seen = dataclasses.replace(provider._seen, expires_at=raw["expires_at"])
     assert provider.token() == "renewed"
     form = form_of(responses.calls[1])
     assert form["grant_type"] == "refresh_token" and form["refresh_token"] == "ref-1"

@@ -102,3 +102,44 @@ def test_half_open_lets_one_probe_through_across_workers(redis_client) -> None:
     assert first.call(probe) == "first"
     assert seen == ["CircuitOpen"] and first.state == "closed"
     assert second.call(lambda: "second") == "second"
+
+
+def test_a_healthy_circuit_costs_no_redis_round_trip_per_call(redis_client) -> None:
+    """Closed and healthy: the shared state is read once per ``state_cache_seconds`` and successes are added to
+    the shared window in one batch, not two commands per call."""
+    breaker = CircuitBreaker("quiet", failure_threshold=2, reset_timeout=60, redis=redis_client,
+                             state_cache_seconds=60)
+    sent: list[str] = []
+    real = redis_client.execute_command
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    redis_client.execute_command = counting
+    try:
+        for _ in range(50):
+            assert breaker.call(lambda: 1) == 1
+    finally:
+        del redis_client.execute_command
+    assert sent == ["HMGET"]  # one read; the 50 successes are still counted here
+    # A failure sends them first, so the rate it is judged on counts every call.
+    with pytest.raises(TransientError):
+        breaker.call(_fail)
+    window = [k for k in redis_client.keys("*quiet:w:*")]
+    assert sum(int(redis_client.hget(k, "calls") or 0) for k in window) == 51
+    assert breaker.state == "closed"  # one failure in 51 calls
+
+
+def test_a_circuit_opened_elsewhere_is_seen_within_the_state_cache_time(redis_client) -> None:
+    import time
+
+    here = CircuitBreaker("elsewhere", failure_threshold=1, reset_timeout=60, redis=redis_client,
+                          state_cache_seconds=0.2)
+    there = CircuitBreaker("elsewhere", failure_threshold=1, reset_timeout=60, redis=redis_client)
+    assert here.call(lambda: 1) == 1
+    with pytest.raises(TransientError):
+        there.call(_fail)
+    time.sleep(0.25)
+    with pytest.raises(CircuitOpen):
+        here.call(lambda: 1)

@@ -191,6 +191,7 @@ class TokenProvider:
         self.lock_timeout = lock_timeout
         self.key = f"{key_prefix}psinfor:infor:token:{credentials.cache_id}"  # key_prefix: the deployment's
         self._local: _Token | None = None
+        self._seen: _Token | None = None  # the shared token as this client last saw it
         self._lock = threading.Lock()
         self.requests_made = 0  # token requests this provider sent (tests, metrics)
 
@@ -232,16 +233,26 @@ class TokenProvider:
         return self._token(shared=False)
 
     def _token(self, *, shared: bool) -> str:
+        # The token last read from or written to Redis serves this client until its renewal margin, without a
+        # round trip per call; a 401 drops it (``invalidate``) and the shared cache is read again.
+        seen = self._seen
+        now = time.time()
+        if shared and seen is not None and seen.fresh(now):
+            return seen.access_token.reveal()
         cached = self._read_cache(shared)
-        if cached is not None and cached.fresh(time.time()):
-            return cached.access_token.reveal()
-        return self._renew(cached, shared=shared).access_token.reveal()
+        if cached is None or not cached.fresh(now):
+            cached = self._renew(cached, shared=shared)
+        if shared:
+            self._seen = cached
+        return cached.access_token.reveal()
 
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (all of it, or only if it is still ``token``)."""
         with self._lock:
             if token is None or (self._local and self._local.access_token.reveal() == token):
                 self._local = None
+            if token is None or (self._seen and self._seen.access_token.reveal() == token):
+                self._seen = None
         if self.redis is None:
             return
         try:
