@@ -152,6 +152,10 @@ class InforSettings:
     burst: int = 60
     breaker_failures: int = 5
     breaker_reset: float = 30.0
+    # A list read in a bulk POST that comes back this long may have been cut (M3's bulk cap without
+    # maxReturnedRecords, and whether it honours 0, are not documented; 100 is m3-h5-sdk's maxrecs): it is read
+    # again alone with maxrecs=0 before any conclusion is drawn from it.
+    list_cap: int = 100
 
 
 @dataclass(frozen=True)
@@ -334,7 +338,7 @@ def _section(data: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
 _PS_KEYS = frozenset({"url", "key", "key_env", "timezone", "use_ws_key_param", "id_shop", "id_group_shop",
                       "timeout", "rate_per_second", "burst", "breaker_failures", "breaker_reset"})
 _INFOR_KEYS = frozenset({"ionapi_file", "ionapi_env", "cono", "divi", "timeout", "rate_per_second", "burst",
-                         "breaker_failures", "breaker_reset"})
+                         "breaker_failures", "breaker_reset", "list_cap"})
 _CONNECTION_KEYS = frozenset({"prestashop", "infor", "webhook_secret_env"})
 
 
@@ -379,6 +383,7 @@ def _connection_from(name: str, data: dict[str, Any], env: Mapping[str, str], *,
         burst=_int(infor, "burst", None, InforSettings.burst, minimum=1),
         breaker_failures=_int(infor, "breaker_failures", "INFOR_BREAKER_FAILURES", 5, minimum=1),
         breaker_reset=_seconds(infor, "breaker_reset", "INFOR_BREAKER_RESET", 30.0, positive=True),
+        list_cap=_int(infor, "list_cap", "INFOR_LIST_CAP", InforSettings.list_cap, minimum=1),
     )
     # Each connection verifies its webhooks with a secret of its own: a webhook signed for one shop must not
     # be accepted by another. WEBHOOK_SECRET serves only the connection "default"; a named connection of a

@@ -221,6 +221,7 @@ def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None, 
     credentials = IonApiCredentials.from_settings(infor)
     return M3Client(
         credentials, cono=infor.cono, divi=infor.divi, redis=redis_client, timeout=infor.timeout,
+        list_cap=infor.list_cap,
         rate_limiter=RateLimiter(f"infor:{conn.name}", infor.rate_per_second, infor.burst, redis=redis_client,
                                  key_prefix=key_prefix),
         breaker=CircuitBreaker(f"infor:{conn.name}", infor.breaker_failures, infor.breaker_reset, redis=redis_client,

@@ -172,13 +172,13 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     """Create the Infor order once, bind it only when M3 says it exists, and never leave or double a batch order.
 
     The creation is claimed in SQL first (a pending binding owned by this event), so no other event can
-    create the order meanwhile, however long M3 takes. Before anything is entered, M3 is asked for a customer
-    order with the shop's reference (CUOR) and for a batch order already carrying it (OIS100MI LstBatchHead): an
-    earlier batch order is finished, never replaced. M3's answer is read back from OIS275 (GetTmpOrderStat),
+    create the order meanwhile, however long M3 takes. Before anything is entered, M3 is asked (one bulk call)
+    for a customer order with the shop's reference (CUOR) and for a batch order already carrying it (OIS100MI
+    LstHead, LstBatchHead): an earlier batch order is finished, never replaced. M3's answer is read back from OIS275 (GetTmpOrderStat),
     never assumed: 90 binds the order; 15/20/25 dead-letter with M3's own messages; 30 (credit stop) waits as
     ``held_by_erp`` and is re-checked; not yet processed is asked again with backoff, then dead-lettered.
     """
-    from integration.connectors.infor.orders import find_batch_orders, find_order_by_customer_ref
+    from integration.connectors.infor.orders import find_shop_order
 
     if "cancel" in validated:
         return _cancel(rt, event, validated["cancel"])
@@ -208,11 +208,11 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
         temporary = claim.get("temporary_orno")
         if temporary:
             return _settle(rt, m3, event, str(temporary), claim, calls, facts)
-        orno = find_order_by_customer_ref(m3, facts["cuor"], cuno)
-        if orno is not None:  # created before we kept bindings, or the store lost it
-            binder.finalize(ps_id, orno, facts)
-            return {"orno": orno, **facts, "recovered": True}
-        earlier = find_batch_orders(m3, cuno, facts["cuor"])
+        in_m3 = find_shop_order(m3, cuno, facts["cuor"])  # the customer order and batch orders, in one call
+        if in_m3.orno is not None:  # created before we kept bindings, or the store lost it
+            binder.finalize(ps_id, in_m3.orno, facts)
+            return {"orno": in_m3.orno, **facts, "recovered": True}
+        earlier = in_m3.batch_orders
         created = [b for b in earlier if b.orno]
         if created:
             binder.finalize(ps_id, str(created[-1].orno), {**facts, "temporary_orno": created[-1].temporary_orno})

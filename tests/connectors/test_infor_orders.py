@@ -9,11 +9,12 @@ import pytest
 import responses
 
 from integration.connectors.infor.customers import add_customer, get_customer
-from integration.connectors.infor.errors import BatchOrderNotCreated, BatchOrderRejected, ServerReturnedNOK
+from integration.connectors.infor.errors import BatchOrderNotCreated, BatchOrderRejected, M3Error, ServerReturnedNOK
 from integration.connectors.infor.m3 import M3Client
 from integration.connectors.infor.orders import (
     create_batch_order,
     find_order_by_customer_ref,
+    find_shop_order,
     get_order,
     list_deliveries,
     tracking_numbers,
@@ -133,6 +134,55 @@ def test_find_by_cuor_with_customer_uses_lsthead(m3: M3Client) -> None:
     query = parse_qs(urlsplit(api_calls()[0].request.url).query)
     assert query["CUNO"] == ["WEB0000001"] and query["maxrecs"] == ["0"]
     assert find_order_by_customer_ref(m3, "NOT-THERE-9", "WEB0000001") is None
+
+
+def _lists(head: list[dict], batch: list[dict], *, names: tuple[str, str] = ("LstHead", "LstBatchHead")) -> dict:
+    return {"results": [{"transaction": names[0], "records": head}, {"transaction": names[1], "records": batch}],
+            "wasTerminated": False, "nrOfSuccessfullTransactions": 2, "nrOfFailedTransactions": 0}
+
+
+@responses.activate
+def test_the_look_up_before_creating_is_one_bulk_call(m3: M3Client) -> None:
+    responses.post(EXEC, json=_lists(
+        [{"ORNO": "1000000050", "CUOR": "OTHER-2"}],
+        [{"ORNO": "9000000003", "STAT": "10", "CUOR": "XKBKNABJK-1", "ORNR": ""},
+         {"ORNO": "9000000001", "STAT": "90", "CUOR": "XKBKNABJK-1", "ORNR": "1000000049"}]))
+    found = find_shop_order(m3, "WEB0000001", "XKBKNABJK-1")
+    assert found.orno is None
+    assert [(b.temporary_orno, b.orno) for b in found.batch_orders] == [("9000000001", "1000000049"),
+                                                                        ("9000000003", None)]
+    assert len(api_calls()) == 1
+    body = json.loads(api_calls()[0].request.body)
+    assert body["program"] == "OIS100MI" and body["maxReturnedRecords"] == 0
+    assert [t["transaction"] for t in body["transactions"]] == ["LstHead", "LstBatchHead"]
+
+
+@responses.activate
+def test_a_look_up_list_as_long_as_the_cap_is_read_again_whole(m3: M3Client) -> None:
+    """M3's bulk cap is not documented: a list that may have been cut is never the basis of "not there"."""
+    m3.list_cap = 2
+    responses.post(EXEC, json=_lists([{"ORNO": "1000000050", "CUOR": "A-1"}, {"ORNO": "1000000051", "CUOR": "A-2"}],
+                                     []))
+    responses.get(f"{EXEC}/OIS100MI/LstHead", json=v2("LstHead", {"ORNO": "1000000050", "CUOR": "A-1"},
+                                                      {"ORNO": "1000000051", "CUOR": "A-2"},
+                                                      {"ORNO": "1000000052", "CUOR": "XKBKNABJK-1"}))
+    assert find_shop_order(m3, "WEB0000001", "XKBKNABJK-1").orno == "1000000052"
+    assert len(api_calls()) == 2
+    assert parse_qs(urlsplit(api_calls()[1].request.url).query)["maxrecs"] == ["0"]
+
+
+@responses.activate
+def test_an_unknown_customer_has_nothing_and_an_answer_out_of_order_is_refused(m3: M3Client) -> None:
+    nok = {"errorMessage": "Customer does not exist", "errorType": "ServerReturnedNOK", "errorCode": "WCU0203",
+           "errorField": "CUNO", "records": []}
+    responses.post(EXEC, json={"results": [{"transaction": "LstHead", **nok}, {"transaction": "LstBatchHead", **nok}],
+                               "wasTerminated": False, "nrOfSuccessfullTransactions": 0,
+                               "nrOfFailedTransactions": 2})
+    found = find_shop_order(m3, "PS9999999", "NEW-1")
+    assert found.orno is None and found.batch_orders == []
+    responses.post(EXEC, json=_lists([], [], names=("LstBatchHead", "LstHead")))
+    with pytest.raises(M3Error, match="not in the order of the request"):
+        find_shop_order(m3, "WEB0000001", "NEW-1")
 
 
 @responses.activate

@@ -194,6 +194,14 @@ def test_batch_order_life_cycle_to_invoice(m3: M3Client, sandbox: InforSandboxSe
     assert orders.find_order_by_customer_ref(m3, "XKBKNABJK-1", cuno) == result.orno
     assert orders.find_order_by_customer_ref(m3, "XKBKNABJK-1") == result.orno
     assert orders.find_order_by_customer_ref(m3, "OTHER-2", cuno) is None
+    # The look-up before creating, in one bulk POST; with a cap the lists reach, each is read again whole.
+    found = orders.find_shop_order(m3, cuno, "XKBKNABJK-1")
+    assert found.orno == result.orno and [b.orno for b in found.batch_orders] == [result.orno]
+    m3.list_cap = 1
+    control(sandbox, "POST", "stats/reset")
+    assert orders.find_shop_order(m3, cuno, "XKBKNABJK-1") == found
+    assert control(sandbox, "GET", "stats")["by_route"] == {"execute_bulk": 1, "execute_v2": 2}
+    m3.list_cap = 100
 
     seen = []
     for stage, tracking in (("allocate", None), ("pick", None), ("deliver", "1Z999AA10123456784"),

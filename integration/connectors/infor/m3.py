@@ -184,7 +184,7 @@ class M3Client:
                  session: requests.Session | None = None, redis: Any | None = None, timeout: float = 30.0,
                  rate_limiter: RateLimiterLike | None = None, breaker: BreakerLike | None = None,
                  check_lengths: bool = True, api_version: str = "v2", read_retries: int = 2,
-                 retry_backoff: float = 0.25, bulk_timeout: float | None = None,
+                 retry_backoff: float = 0.25, bulk_timeout: float | None = None, list_cap: int = 100,
                  token_provider: TokenProvider | None = None):
         if api_version not in ("v1", "v2"):
             raise ValueError("api_version is 'v1' or 'v2'")
@@ -194,6 +194,7 @@ class M3Client:
         self.session = session or settle_environment(requests.Session(), credentials.api_base)
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout or max(timeout, 180.0)
+        self.list_cap = list_cap  # a list this long from a bulk POST may have been cut (InforSettings.list_cap)
         self.rate_limiter = rate_limiter
         self.breaker = breaker
         self.check_lengths = check_lengths
@@ -251,7 +252,7 @@ class M3Client:
         return records[0] if records else None
 
     def bulk(self, calls: Iterable[Mapping[str, Any]], *, truncate: Collection[str] = (),
-             chunk_size: int = BULK_CHUNK) -> list[BulkResult]:
+             chunk_size: int = BULK_CHUNK, max_records: int | None = None) -> list[BulkResult]:
         """Run many independent transactions; one ``BulkResult`` per call, in order.
 
         ``calls`` are ``{"program", "transaction", "record"}``. Consecutive calls of one program share a
@@ -260,6 +261,10 @@ class M3Client:
         transactions come back in their ``BulkResult``; only transport failures raise. Every record is
         checked against M3's field lengths before the first POST, so a bad record stops the whole batch
         before anything is written.
+
+        ``max_records`` is sent as the body's ``maxReturnedRecords`` (list transactions). Whether M3 honours it,
+        and what it caps lists at without it, is not documented (reference §2.5): a caller that must see every
+        record treats a list of ``list_cap`` records or more as possibly cut.
         """
         prepared: list[BulkResult] = []
         for call in calls:
@@ -275,7 +280,7 @@ class M3Client:
                 self._single(target)
             return prepared
         for chunk in _chunks(prepared, chunk_size if chunk_size > 0 else len(prepared) or 1):
-            self._bulk_chunk(chunk)
+            self._bulk_chunk(chunk, max_records)
         return prepared
 
     # -- internals --------------------------------------------------------------------------------------
@@ -289,7 +294,7 @@ class M3Client:
         except M3Error as exc:
             target.error = exc
 
-    def _bulk_chunk(self, chunk: list[BulkResult]) -> None:
+    def _bulk_chunk(self, chunk: list[BulkResult], max_records: int | None = None) -> None:
         program = chunk[0].program
         payload: dict[str, Any] = {
             "program": program,
@@ -297,6 +302,8 @@ class M3Client:
             "divi": self.divi,
             "transactions": [{"transaction": c.transaction, "record": c.record} for c in chunk],
         }
+        if max_records is not None:
+            payload["maxReturnedRecords"] = int(max_records)
         idempotent = all(is_read(c.transaction) for c in chunk)
         body = self._send("POST", f"{self.base}/v2/execute", idempotent=idempotent,
                           label=f"{program}/bulk[{len(chunk)}]", json=payload, timeout=self.bulk_timeout)
@@ -309,6 +316,13 @@ class M3Client:
             for target in chunk:
                 target.error = results[0].error
             return
+        named = [got.transaction for got in per_call]
+        if any(name and name != target.transaction for name, target in zip(named, chunk, strict=False)):
+            # Results in request order is an assumption (reference §2.5): an answer that names its transactions
+            # otherwise is never matched by position.
+            raise M3Error("the bulk answer's results are not in the order of the request",
+                          program=program, transaction=None,
+                          details={"sent": [t.transaction for t in chunk], "answered": named})
         for index, target in enumerate(chunk):
             if index < len(per_call):
                 got = per_call[index]

@@ -185,8 +185,7 @@ def find_order_by_customer_ref(client: M3Client, cuor: str, cuno: str | None = N
             if exc.field == "CUNO":  # no such customer yet: then it has no orders either
                 return None
             raise
-        matches = sorted(r["ORNO"] for r in records if r.get("CUOR", "").strip() == cuor and r.get("ORNO"))
-        return matches[0] if matches else None
+        return _first_order_with(records, cuor)
     query = (f"OAORNO,OACUOR from OOHEAD where OACONO = {int(client.cono)} "
              f"and OACUOR = {_quote_literal(cuor)}")
     records = client.execute("EXPORTMI", "Select", {"QERY": query, "SEPC": ";", "HDRS": "0"}, maxrecs=0)
@@ -208,10 +207,56 @@ def find_batch_orders(client: M3Client, cuno: str, cuor: str) -> list[BatchHead]
         if exc.field == "CUNO":
             return []
         raise
+    return _batch_orders_with(records, cuor)
+
+
+def _first_order_with(records: Sequence[Record], cuor: str) -> str | None:
+    """The lowest ORNO (the first created) among LstHead records carrying ``cuor``: every caller agrees on one."""
+    matches = sorted(r["ORNO"] for r in records if r.get("CUOR", "").strip() == cuor and r.get("ORNO"))
+    return matches[0] if matches else None
+
+
+def _batch_orders_with(records: Sequence[Record], cuor: str) -> list[BatchHead]:
     found = [BatchHead(_clean(r.get("ORNO")), _clean(r.get("STAT")), _clean(r.get("CUOR")),
                        _clean(r.get("ORNR")) or None)
              for r in records if _clean(r.get("CUOR")) == cuor and _clean(r.get("ORNO"))]
     return sorted(found, key=lambda b: b.temporary_orno)
+
+
+@dataclass(frozen=True)
+class ShopOrderInM3:
+    """What M3 holds of one shop order: a customer order carrying its reference, and its batch orders."""
+
+    orno: str | None
+    batch_orders: list[BatchHead]
+
+
+def find_shop_order(client: M3Client, cuno: str, cuor: str) -> ShopOrderInM3:
+    """``find_order_by_customer_ref`` and ``find_batch_orders`` of one customer in one bulk POST (both are
+    OIS100MI lists), so looking before creating costs one call, not two.
+
+    A list as long as the client's ``list_cap`` may have been cut by M3 (its bulk cap is not documented), so it is
+    read again alone, unlimited: the answer is never drawn from a part of the customer's orders. A customer M3
+    does not know has neither.
+    """
+    cuor = cuor.strip()
+    if not cuor:
+        raise ValueError("cuor must not be empty")
+    head, batch = client.bulk([{"program": OIS100, "transaction": "LstHead", "record": {"CUNO": cuno}},
+                               {"program": OIS100, "transaction": "LstBatchHead", "record": {"CUNO": cuno}}],
+                              max_records=0)
+    for result in (head, batch):
+        if result.error is not None and not (isinstance(result.error, ServerReturnedNOK)
+                                             and result.error.field == "CUNO"):
+            raise result.error
+        if result.not_processed and result.error is None:
+            raise M3Error("M3 did not process the order look-up", program=OIS100, transaction=result.transaction)
+    cap = client.list_cap
+    orno = (find_order_by_customer_ref(client, cuor, cuno) if len(head.records) >= cap
+            else _first_order_with(head.records, cuor))
+    earlier = (find_batch_orders(client, cuno, cuor) if len(batch.records) >= cap
+               else _batch_orders_with(batch.records, cuor))
+    return ShopOrderInM3(orno, earlier)
 
 
 def _split_calls(calls: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[dict[str, Any]]]:
