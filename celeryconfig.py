@@ -18,7 +18,7 @@ from kombu import Exchange, Queue
 
 from integration.config import get_settings
 from integration.flows.registry import FLOWS
-from tasks import routing
+from tasks import routing, transport
 
 _settings = get_settings()
 
@@ -46,6 +46,7 @@ def broker_settings(url: str, key_prefix: str = "") -> dict[str, Any]:
         exchange = Exchange("psinfor", type="topic", durable=True)
         return {
             "broker_url": url,
+            "broker_transport": None,
             "broker_transport_options": {"confirm_publish": True},
             "task_queues": tuple(Queue(name, exchange, routing_key=name, durable=True,
                                        queue_arguments={"x-queue-type": "quorum"}) for name in QUEUE_NAMES),
@@ -57,6 +58,8 @@ def broker_settings(url: str, key_prefix: str = "") -> dict[str, Any]:
     exchange = Exchange("psinfor", type="direct")
     return {
         "broker_url": url,
+        # kombu's Redis transport with one client per pool instead of one per publish (tasks/transport.py)
+        "broker_transport": transport.TRANSPORT if url.split("://", 1)[0] in transport.REDIS_SCHEMES else None,
         "broker_transport_options": options,
         "task_queues": tuple(Queue(name, exchange, routing_key=name) for name in QUEUE_NAMES),
     }
@@ -64,6 +67,7 @@ def broker_settings(url: str, key_prefix: str = "") -> dict[str, Any]:
 
 _broker = broker_settings(os.environ.get("BROKER_URL") or _settings.redis_url, _settings.key_prefix)
 broker_url = _broker["broker_url"]
+broker_transport = _broker["broker_transport"]
 broker_transport_options: dict[str, object] = _broker["broker_transport_options"]
 task_queues = _broker["task_queues"]
 worker_detect_quorum_queues = True  # no global QoS on quorum queues (RabbitMQ)

@@ -174,9 +174,10 @@ def load(rt: Runtime, event: EventView, validated: dict[str, Any]) -> dict[str, 
     The creation is claimed in SQL first (a pending binding owned by this event), so no other event can
     create the order meanwhile, however long M3 takes. Before anything is entered, M3 is asked (one bulk call)
     for a customer order with the shop's reference (CUOR) and for a batch order already carrying it (OIS100MI
-    LstHead, LstBatchHead): an earlier batch order is finished, never replaced. M3's answer is read back from OIS275 (GetTmpOrderStat),
-    never assumed: 90 binds the order; 15/20/25 dead-letter with M3's own messages; 30 (credit stop) waits as
-    ``held_by_erp`` and is re-checked; not yet processed is asked again with backoff, then dead-lettered.
+    LstHead, LstBatchHead): an earlier batch order is finished, never replaced. M3's answer is read back from
+    OIS275 (GetTmpOrderStat), never assumed: 90 binds the order; 15/20/25 dead-letter with M3's own messages; 30
+    (credit stop) waits as ``held_by_erp`` and is re-checked; not yet processed is asked again with backoff, then
+    dead-lettered.
     """
     from integration.connectors.infor.orders import find_shop_order
 
