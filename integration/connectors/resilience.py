@@ -71,6 +71,53 @@ return tostring(wait)
 """
 
 
+# Take up to ARGV[3] tokens at once (at least one, or none and the wait for one): a process leases what it is
+# about to spend instead of asking Redis once per call.
+_TOKEN_LEASE_LUA = """
+local key = KEYS[1]
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local data = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(data[1])
+local ts = tonumber(data[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local granted = 0
+local wait = 0
+if tokens >= 1 then
+  granted = math.min(wanted, math.floor(tokens))
+  tokens = tokens - granted
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+return {granted, tostring(wait)}
+"""
+
+
+class _Lease:
+    """Tokens this process took from the shared bucket and has not spent yet, and how many it spent lately."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens = 0
+        self.expires = 0.0
+        self.period_start = time.monotonic()
+        self.period_calls = 0
+        self.wanted = 1
+
+
+_LEASES: dict[tuple[str, float, int], _Lease] = {}
+_LEASES_LOCK = threading.Lock()
+
+
 class _LocalBucket:
     """The in-process token bucket: the same arithmetic as the Lua script, under a lock."""
 
@@ -98,10 +145,16 @@ class RateLimiter:
 
     ``acquire`` blocks until a token is available or raises ``RateLimited`` after ``timeout`` seconds, so a
     worker never waits forever on a saturated tenant.
+
+    One Redis round trip per call would cost more than many calls themselves, so a process leases tokens: it
+    takes as many at once as it spent in the last ``lease_seconds`` (at most a quarter of the burst), and the
+    ones not spent within ``lease_seconds`` are dropped, never given back. A token is still taken from the shared
+    bucket before it is spent, only up to ``lease_seconds`` earlier: over any window the calls made stay within
+    ``burst + rate * (window + lease_seconds)``, and dropped tokens only leave the bucket fuller.
     """
 
     def __init__(self, name: str, rate_per_second: float, burst: int, redis: Any | None = None, *,
-                 key_prefix: str = ""):
+                 key_prefix: str = "", lease_seconds: float = 0.1):
         if rate_per_second <= 0 or burst < 1:
             raise ValueError("rate_per_second must be > 0 and burst >= 1")
         self.name = name
@@ -111,6 +164,11 @@ class RateLimiter:
         self.key = f"{key_prefix}{KEY_PREFIX}:bucket:{name}"  # key_prefix: the deployment's Redis prefix
         self._local = _LocalBucket(self.rate, self.burst)
         self._script = redis.register_script(_TOKEN_BUCKET_LUA) if redis is not None else None
+        self._lease_script = redis.register_script(_TOKEN_LEASE_LUA) if redis is not None else None
+        self.lease_seconds = max(0.0, float(lease_seconds))
+        self.max_lease = max(1, self.burst // 4)
+        with _LEASES_LOCK:  # every client of this bucket in the process (one per thread) shares one lease
+            self._lease = _LEASES.setdefault((self.key, self.rate, self.burst), _Lease())
 
     def __repr__(self) -> str:
         shared = self.redis is not None
@@ -126,11 +184,49 @@ class RateLimiter:
                         self.name, type(exc).__name__)
             return self._local.take()
 
+    def _spend_leased(self) -> bool:
+        """Spend a leased token if one is left; count the call for the size of the next lease."""
+        lease = self._lease
+        with lease.lock:
+            now = time.monotonic()
+            if now - lease.period_start >= self.lease_seconds:
+                lease.wanted = max(1, min(self.max_lease, lease.period_calls))
+                lease.period_start, lease.period_calls = now, 0
+            lease.period_calls += 1
+            if lease.tokens > 0 and now < lease.expires:
+                lease.tokens -= 1
+                return True
+            return False
+
+    def _take_lease(self) -> float:
+        """Take a lease from the shared bucket: spend one of its tokens now, keep the rest for
+        ``lease_seconds``. Returns 0, or the seconds until a token will be there."""
+        lease = self._lease
+        if self._lease_script is None or lease.wanted <= 1 or not self.lease_seconds:
+            return self._take()
+        try:
+            granted, wait = self._lease_script(keys=[self.key], args=[self.rate, self.burst, lease.wanted])
+        except Exception as exc:  # as _take: degrade to a per-process limit
+            log.warning("rate limiter %s: Redis unavailable (%s), limiting in-process",
+                        self.name, type(exc).__name__)
+            return self._local.take()
+        if int(granted) < 1:
+            return float(wait)
+        with lease.lock:
+            now = time.monotonic()
+            if now >= lease.expires:
+                lease.tokens = 0
+            lease.tokens += int(granted) - 1
+            lease.expires = now + self.lease_seconds
+        return 0.0
+
     def acquire(self, timeout: float = 30.0) -> None:
         """Wait for one token; raise ``RateLimited`` if none comes within ``timeout`` seconds."""
+        if self._script is not None and self._spend_leased():
+            return
         deadline = time.monotonic() + timeout
         while True:
-            wait = self._take()
+            wait = self._take_lease() if self._script is not None else self._take()
             if wait <= 0:
                 return
             remaining = deadline - time.monotonic()
