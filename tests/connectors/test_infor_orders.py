@@ -166,9 +166,13 @@ def test_a_look_up_list_as_long_as_the_cap_is_read_again_whole(m3: M3Client) -> 
     responses.get(f"{EXEC}/OIS100MI/LstHead", json=v2("LstHead", {"ORNO": "1000000050", "CUOR": "A-1"},
                                                       {"ORNO": "1000000051", "CUOR": "A-2"},
                                                       {"ORNO": "1000000052", "CUOR": "XKBKNABJK-1"}))
-    assert find_shop_order(m3, "WEB0000001", "XKBKNABJK-1").orno == "1000000052"
+    assert find_shop_order(m3, "WEB0000077", "XKBKNABJK-1").orno == "1000000052"
     assert len(api_calls()) == 2
     assert parse_qs(urlsplit(api_calls()[1].request.url).query)["maxrecs"] == ["0"]
+    # That customer's next order is looked up with the two unlimited calls directly, not three.
+    responses.get(f"{EXEC}/OIS100MI/LstBatchHead", json=v2("LstBatchHead"))
+    assert find_shop_order(m3, "WEB0000077", "OTHER-7").orno is None
+    assert [urlsplit(c.request.url).path.rsplit("/", 1)[1] for c in api_calls()[2:]] == ["LstHead", "LstBatchHead"]
 
 
 @responses.activate

@@ -28,6 +28,8 @@ temporary ORNO (the batch order stays in OIS275 until ``delete_batch_order``).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -231,17 +233,37 @@ class ShopOrderInM3:
     batch_orders: list[BatchHead]
 
 
+_LONG_LISTS: OrderedDict[tuple[str, str, str], None] = OrderedDict()  # (M3, company, customer), oldest first
+_LONG_LISTS_KEPT = 10_000
+_LONG_LISTS_LOCK = threading.Lock()
+
+
+def _has_long_lists(client: M3Client, cuno: str, seen: bool = False) -> bool:
+    """Whether the customer's order lists were found as long as ``list_cap`` (``seen``: they just were)."""
+    key = (client.base, client.cono, cuno)
+    with _LONG_LISTS_LOCK:
+        if seen:
+            _LONG_LISTS[key] = None
+            _LONG_LISTS.move_to_end(key)
+            while len(_LONG_LISTS) > _LONG_LISTS_KEPT:
+                _LONG_LISTS.popitem(last=False)
+        return key in _LONG_LISTS
+
+
 def find_shop_order(client: M3Client, cuno: str, cuor: str) -> ShopOrderInM3:
     """``find_order_by_customer_ref`` and ``find_batch_orders`` of one customer in one bulk POST (both are
     OIS100MI lists), so looking before creating costs one call, not two.
 
     A list as long as the client's ``list_cap`` may have been cut by M3 (its bulk cap is not documented), so it is
-    read again alone, unlimited: the answer is never drawn from a part of the customer's orders. A customer M3
-    does not know has neither.
+    read again alone, unlimited: the answer is never drawn from a part of the customer's orders. Such a customer
+    (a business with many orders) is remembered in this process and read with the two unlimited calls directly,
+    never three. A customer M3 does not know has neither list.
     """
     cuor = cuor.strip()
     if not cuor:
         raise ValueError("cuor must not be empty")
+    if _has_long_lists(client, cuno):
+        return ShopOrderInM3(find_order_by_customer_ref(client, cuor, cuno), find_batch_orders(client, cuno, cuor))
     head, batch = client.bulk([{"program": OIS100, "transaction": "LstHead", "record": {"CUNO": cuno}},
                                {"program": OIS100, "transaction": "LstBatchHead", "record": {"CUNO": cuno}}],
                               max_records=0)
@@ -252,6 +274,8 @@ def find_shop_order(client: M3Client, cuno: str, cuor: str) -> ShopOrderInM3:
         if result.not_processed and result.error is None:
             raise M3Error("M3 did not process the order look-up", program=OIS100, transaction=result.transaction)
     cap = client.list_cap
+    if len(head.records) >= cap or len(batch.records) >= cap:
+        _has_long_lists(client, cuno, seen=True)
     orno = (find_order_by_customer_ref(client, cuor, cuno) if len(head.records) >= cap
             else _first_order_with(head.records, cuor))
     earlier = (find_batch_orders(client, cuno, cuor) if len(batch.records) >= cap
