@@ -113,7 +113,9 @@ class DetectionContext:
     # (dimension, key) → value → count, shop-wide over accepted orders: ("currency", invoice country),
     # ("carrier", delivery country), ("billing", invoice country → delivery country)
     combinations: Mapping[tuple[str, str], Mapping[str, int]] = field(default_factory=dict)
-    recent: Sequence[PastOrder] = ()  # every order (any customer, any outcome) within the velocity windows
+    # Every order (any customer, any outcome) within the velocity windows; only what the velocity detector reads
+    # is filled (ids, time, address key) when it comes from the store (history.context_for).
+    recent: Sequence[PastOrder] = ()
 
 
 # --- facts of an order --------------------------------------------------------------------------------------

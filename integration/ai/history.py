@@ -66,14 +66,22 @@ def record(rt: Runtime, connection: str, order: Order, *, accepted: bool, event_
     rt.store.record_order_history(history_row(connection, order, accepted=accepted, event_id=event_id))
 
 
-def _past(row: Any, *, address: str | None = None, own_hash: str = "") -> PastOrder:
-    """A stored row as the detectors' ``PastOrder``; the address hash stands for the address key, except that a
-    row at the order's own address gets the order's key (the velocity detector compares keys)."""
+def _past(row: Any) -> PastOrder:
+    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key)."""
     return PastOrder(int(row.ps_order_id), int(row.customer_id), row.placed_at, Decimal(row.value), row.currency,
-                     row.delivery_country, row.invoice_country, row.carrier,
-                     address if address is not None and row.address_hash == own_hash else row.address_hash,
-                     tuple((str(i), int(q)) for i, q, *_ in row.lines or ()), bool(row.accepted),
+                     row.delivery_country, row.invoice_country, row.carrier, row.address_hash,
+                     tuple([(str(line[0]), int(line[1])) for line in row.lines or ()]), bool(row.accepted),
                      int(row.customer_group or 0))
+
+
+_NO_VALUE = Decimal(0)
+
+
+def _recent(row: Any, own_key: str, own_hash: str) -> PastOrder:
+    """A row of ``recent_order_history`` for the velocity detector: who, when, where (all it reads). A row at
+    the order's own address gets the order's address key, as the detector compares keys."""
+    return PastOrder(int(row.ps_order_id), int(row.customer_id), row.placed_at, _NO_VALUE, "", "", "", "",
+                     own_key if row.address_hash == own_hash else row.address_hash, accepted=False)
 
 
 def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
@@ -87,8 +95,9 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
     if t.velocity.enabled:
         window = max(timedelta(minutes=t.velocity.customer_window_minutes),
                      timedelta(hours=t.velocity.address_window_hours))
+        own_key = address_key(order.delivery_address)
         own = address_hash(order)
-        recent = [_past(r, address=address_key(order.delivery_address), own_hash=own)
+        recent = [_recent(r, own_key, own)
                   for r in store.recent_order_history(connection, since=now - window, until=now,
                                                       customer_id=order.customer.ps_customer_id,
                                                       address_hash=own, exclude_order=me)]

@@ -925,56 +925,51 @@ class Store:
     # -- order history (the anomaly detectors' memory: integration/ai/history.py) ------------------------------
     def record_order_history(self, row: dict[str, Any]) -> None:
         """Keep (or update) one order's compact history row; an accepted order's lines are indexed for the
-        quantity samples. ``row`` has the columns of ``OrderHistory`` (``lines``: [[item, qty, price], ...])."""
-        oh, ol = m.OrderHistory, m.OrderHistoryLine
-        for attempt in (1, 2):
-            try:
-                with self.session() as s:
-                    existing = s.scalars(select(oh).where(oh.connection == row["connection"],
-                                                          oh.ps_order_id == row["ps_order_id"])).first()
-                    if existing is None:
-                        existing = oh(**row)
-                        s.add(existing)
-                        s.flush()
-                    else:
-                        for name, value in row.items():
-                            setattr(existing, name, value)
-                        s.execute(delete(ol).where(ol.history_id == existing.id))
-                    lines = [{"history_id": existing.id, "connection": row["connection"],
-                              "customer_group": row.get("customer_group", 0), "item_number": str(item)[:32],
-                              "quantity": int(qty)} for item, qty, _price in row.get("lines") or []]
-                    if row.get("accepted") and lines:
-                        s.execute(insert(ol), lines)
+        quantity samples. ``row`` has the columns of ``OrderHistory`` (``lines``: [[item, qty, price], ...]).
+        Core statements built once: an order is recorded the first time in one transaction of two inserts."""
+        engine = get_engine(self.url)
+        key = {"b_connection": row["connection"], "b_order": row["ps_order_id"]}
+        try:
+            with engine.begin() as conn:
+                inserted = conn.execute(_Q.insert_history, row).inserted_primary_key
+                assert inserted is not None
+                self._history_lines(conn, int(inserted[0]), row)
+            return
+        except IntegrityError:  # recorded before (validate ran again, an operator released it): update it
+            pass
+        with engine.begin() as conn:
+            found = conn.execute(_Q.select_history_id, key).first()
+            if found is None:  # deleted meanwhile (retention): nothing to update
                 return
-            except IntegrityError:  # the same order recorded by another worker a moment ago: update it
-                if attempt == 2:
-                    raise
+            conn.execute(_Q.update_history, {"b_id": found.id, **row})
+            conn.execute(_Q.delete_history_lines, {"b_id": found.id})
+            self._history_lines(conn, int(found.id), row)
 
-    _HISTORY_COLUMNS = ("ps_order_id", "customer_id", "customer_group", "placed_at", "value", "currency",
-                        "invoice_country", "delivery_country", "carrier", "address_hash", "lines", "accepted")
+    @staticmethod
+    def _history_lines(conn: Any, history_id: int, row: dict[str, Any]) -> None:
+        if not row.get("accepted") or not row.get("lines"):
+            return
+        conn.execute(_Q.insert_history_lines, [
+            {"history_id": history_id, "connection": row["connection"], "customer_group": row.get("customer_group", 0),
+             "item_number": str(item)[:32], "quantity": int(qty)} for item, qty, _price in row["lines"]])
 
     def customer_order_history(self, connection: str, customer_id: int, *, before: datetime, exclude_order: int,
                                limit: int = 100) -> list[Any]:
         """The customer's latest accepted orders placed up to ``before`` (newest first, at most ``limit``)."""
-        oh = m.OrderHistory
-        with self.session() as s:
-            return list(s.execute(
-                select(*(getattr(oh, c) for c in self._HISTORY_COLUMNS)).where(
-                    oh.connection == connection, oh.customer_id == customer_id, oh.placed_at <= before,
-                    oh.accepted.is_(True), oh.ps_order_id != exclude_order)
-                .order_by(oh.placed_at.desc()).limit(limit)).all())
+        with get_engine(self.url).connect() as conn:
+            return list(conn.execute(_Q.customer_history, {
+                "b_connection": connection, "b_customer": customer_id, "b_before": before,
+                "b_exclude": exclude_order, "b_limit": limit}))
 
     def recent_order_history(self, connection: str, *, since: datetime, until: datetime, customer_id: int,
                              address_hash: str, exclude_order: int, limit: int = 500) -> list[Any]:
-        """Every order (any outcome) of the customer or shipped to the address, placed in [since, until]."""
-        oh = m.OrderHistory
-        with self.session() as s:
-            return list(s.execute(
-                select(*(getattr(oh, c) for c in self._HISTORY_COLUMNS)).where(
-                    oh.connection == connection, oh.placed_at >= since, oh.placed_at <= until,
-                    (oh.customer_id == customer_id) | (oh.address_hash == address_hash),
-                    oh.ps_order_id != exclude_order)
-                .order_by(oh.placed_at).limit(limit)).all())
+        """Every order (any outcome) of the customer or shipped to the address, placed in [since, until]: who,
+        when and where only (``ps_order_id``, ``customer_id``, ``placed_at``, ``address_hash``), all that the
+        velocity detector reads, so a burst of orders does not cost their whole rows."""
+        with get_engine(self.url).connect() as conn:
+            return list(conn.execute(_Q.recent_orders, {
+                "b_connection": connection, "b_since": since, "b_until": until, "b_customer": customer_id,
+                "b_address": address_hash, "b_exclude": exclude_order, "b_limit": limit}))
 
     def item_quantities(self, connection: str, group: int, items: Sequence[str], *,
                         per_item: int = 200) -> dict[str, list[int]]:
@@ -1059,6 +1054,25 @@ class _Q:
                                        updated_at=bindparam("b_now"))
     update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
         infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
+    # The anomaly detectors' history (integration/ai/history.py): read for every order, written once per order.
+    oh, ol = cast(Table, m.OrderHistory.__table__), cast(Table, m.OrderHistoryLine.__table__)
+    customer_history = select(
+        oh.c.ps_order_id, oh.c.customer_id, oh.c.customer_group, oh.c.placed_at, oh.c.value, oh.c.currency,
+        oh.c.invoice_country, oh.c.delivery_country, oh.c.carrier, oh.c.address_hash, oh.c.lines, oh.c.accepted,
+    ).where(oh.c.connection == bindparam("b_connection"), oh.c.customer_id == bindparam("b_customer"),
+            oh.c.placed_at <= bindparam("b_before"), oh.c.accepted.is_(True),
+            oh.c.ps_order_id != bindparam("b_exclude")).order_by(oh.c.placed_at.desc()).limit(bindparam("b_limit"))
+    recent_orders = select(oh.c.ps_order_id, oh.c.customer_id, oh.c.placed_at, oh.c.address_hash).where(
+        oh.c.connection == bindparam("b_connection"), oh.c.placed_at >= bindparam("b_since"),
+        oh.c.placed_at <= bindparam("b_until"),
+        (oh.c.customer_id == bindparam("b_customer")) | (oh.c.address_hash == bindparam("b_address")),
+        oh.c.ps_order_id != bindparam("b_exclude")).order_by(oh.c.placed_at).limit(bindparam("b_limit"))
+    select_history_id = select(oh.c.id).where(oh.c.connection == bindparam("b_connection"),
+                                              oh.c.ps_order_id == bindparam("b_order"))
+    insert_history = insert(oh)
+    update_history = update(oh).where(oh.c.id == bindparam("b_id"))
+    delete_history_lines = delete(ol).where(ol.c.history_id == bindparam("b_id"))
+    insert_history_lines = insert(ol)
 
 
 @contextmanager
