@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from integration.errors import PermanentError, TransientError
@@ -143,13 +143,15 @@ class Store:
     def _start_step(self, event_id: int, step: str, previous_step: str | None,
                     task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
         with get_engine(self.url).begin() as conn:
-            event = conn.execute(_Q.select_event, {"b_event": event_id}).first()
+            # The event with this step's row and the previous one's, in one query (one row per step row found).
+            found = conn.execute(_Q.select_event_steps, {"b_event": event_id, "b_step": step,
+                                                         "b_previous": previous_step or step}).all()
+            event = found[0] if found else None
             if event is None or event.status in m.FINAL_STATUSES:
                 return None
-            rows = {r.step: r for r in conn.execute(
-                _Q.select_steps, {"b_event": event_id, "b_step": step, "b_previous": previous_step or step})}
+            rows = {r.step: r for r in found if r.step is not None}
             row = rows.get(step)
-            if row is not None and row.status == m.StepStatus.DONE and event.current_step != step:
+            if row is not None and row.step_status == m.StepStatus.DONE and event.current_step != step:
                 return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
             now = m.utcnow()
             running = m.StepStatus.RUNNING
@@ -157,7 +159,7 @@ class Store:
             conn.execute(_Q.insert_step if row is None else _Q.restart_step, params)
             conn.execute(_Q.start_event, params)
             attempt = conn.execute(_Q.insert_attempt, {
-                **params, "b_attempt": (row.attempts if row is not None else 0) + 1, "b_task": task_id,
+                **params, "b_attempt": (row.step_attempts if row is not None else 0) + 1, "b_task": task_id,
             }).inserted_primary_key
             previous = rows[previous_step].output if previous_step and previous_step in rows else None
             view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
@@ -1015,10 +1017,13 @@ class _Q:
 
     ev, st, at, bd = (cast(Table, m.SyncEvent.__table__), cast(Table, m.SyncStep.__table__),
                       cast(Table, m.SyncAttempt.__table__), cast(Table, m.Binding.__table__))
-    select_event = select(ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload,
-                          ev.c.attempts, ev.c.status, ev.c.current_step).where(ev.c.id == bindparam("b_event"))
-    select_steps = select(st.c.step, st.c.status, st.c.output, st.c.attempts).where(
-        st.c.event_id == bindparam("b_event"), st.c.step.in_([bindparam("b_step"), bindparam("b_previous")]))
+    select_event_steps = select(
+        ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload, ev.c.attempts,
+        ev.c.status, ev.c.current_step, st.c.step, st.c.status.label("step_status"), st.c.output,
+        st.c.attempts.label("step_attempts"),
+    ).select_from(ev.outerjoin(st, and_(st.c.event_id == ev.c.id,
+                                        st.c.step.in_([bindparam("b_step"), bindparam("b_previous")])))).where(
+        ev.c.id == bindparam("b_event"))
     insert_step = insert(st).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
                                     status=bindparam("b_status"), attempts=1, started_at=bindparam("b_now"))
     restart_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
