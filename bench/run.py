@@ -304,7 +304,8 @@ def _print_summary(r: dict[str, Any]) -> None:
     e2e, bare, rec = r["end_to_end"], r["bare_chains"], r["receiver"]
     print("\nsummary")
     print(f"  end to end      : {e2e['succeeded']}/{e2e['orders']} orders in {e2e['seconds']}s = "
-          f"{e2e['orders_per_s']} orders/s; worker CPU {e2e['worker_cpu_ms_per_order']} ms/order")
+          f"{e2e['orders_per_s']} orders/s; worker CPU {e2e['worker_cpu_ms_per_order']} ms/order (Celery's consumer "
+          f"thread {e2e['worker_consumer_cpu_ms_per_order']}, kernel {e2e['worker_system_cpu_ms_per_order']})")
     print(f"  ceiling         : {bare['chains_per_s']} bare 4-step chains/s "
           f"({bare['worker_cpu_ms_per_chain']} ms worker CPU per chain); ratio orders/s ÷ chains/s = "
           f"{r['ratios']['orders_per_s_over_bare_chains_per_s']}; worker CPU per bare chain ÷ per order = "
@@ -318,10 +319,12 @@ def _print_summary(r: dict[str, Any]) -> None:
           f"{rec['receiver_cpu_ms_per_request']} ms receiver CPU per request")
     print(f"  sandboxes GET   : PrestaShop {r['sandbox_prestashop_get']['requests_per_s']} req/s, "
           f"Infor {r['sandbox_infor_get']['requests_per_s']} req/s")
-    inv = r["inventory"]
-    print(f"  inventory       : {inv['changed']} of {inv['skus']} SKUs to the shop in {inv['seconds_to_shop']}s "
-          f"({inv['ps_writes']} writes, {inv['infor_calls']} Infor calls); full reconcile {inv['reconcile_seconds']}s "
-          f"({inv['reconcile_diffs']} differences), worker peak RSS {inv['worker_rss_mib'].get('VmHWM')} MiB")
+    inv = r.get("inventory")
+    if inv:
+        print(f"  inventory       : {inv['changed']} of {inv['skus']} SKUs to the shop in {inv['seconds_to_shop']}s "
+              f"({inv['ps_writes']} writes, {inv['infor_calls']} Infor calls); full reconcile "
+              f"{inv['reconcile_seconds']}s ({inv['reconcile_diffs']} differences), worker peak RSS "
+              f"{inv['worker_rss_mib'].get('VmHWM')} MiB")
     print(f"  written to {RESULTS / 'latest.json'}")
 
 
