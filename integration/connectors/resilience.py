@@ -42,37 +42,9 @@ class CircuitOpen(TransientError):
     default_counts_as_attempt = False
 
 
-# Token bucket in one atomic step. Redis TIME keeps all workers on one clock. The wait is returned as a string
-# because Lua numbers become truncated integers in a Redis reply.
-_TOKEN_BUCKET_LUA = """
-local key = KEYS[1]
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local requested = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local data = redis.call('HMGET', key, 'tokens', 'ts')
-local tokens = tonumber(data[1])
-local ts = tonumber(data[2])
-if tokens == nil or ts == nil then
-  tokens = burst
-  ts = now
-end
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-local wait = 0
-if tokens >= requested then
-  tokens = tokens - requested
-else
-  wait = (requested - tokens) / rate
-end
-redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
-return tostring(wait)
-"""
-
-
-# Take up to ARGV[3] tokens at once (at least one, or none and the wait for one): a process leases what it is
-# about to spend instead of asking Redis once per call.
+# Token bucket in one atomic step: take up to ARGV[3] tokens at once (at least one, or none and the wait for one),
+# so that a process leases what it is about to spend instead of asking Redis once per call. Redis TIME keeps all
+# workers on one clock. The wait is returned as a string because Lua numbers become truncated integers in a reply.
 _TOKEN_LEASE_LUA = """
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
@@ -163,8 +135,7 @@ class RateLimiter:
         self.redis = redis
         self.key = f"{key_prefix}{KEY_PREFIX}:bucket:{name}"  # key_prefix: the deployment's Redis prefix
         self._local = _LocalBucket(self.rate, self.burst)
-        self._script = redis.register_script(_TOKEN_BUCKET_LUA) if redis is not None else None
-        self._lease_script = redis.register_script(_TOKEN_LEASE_LUA) if redis is not None else None
+        self._script = redis.register_script(_TOKEN_LEASE_LUA) if redis is not None else None
         self.lease_seconds = max(0.0, float(lease_seconds))
         self.max_lease = max(1, self.burst // 4)
         with _LEASES_LOCK:  # every client of this bucket in the process (one per thread) shares one lease
@@ -173,16 +144,6 @@ class RateLimiter:
     def __repr__(self) -> str:
         shared = self.redis is not None
         return f"RateLimiter({self.name!r}, {self.rate}/s, burst={self.burst}, shared={shared})"
-
-    def _take(self) -> float:
-        if self._script is None:
-            return self._local.take()
-        try:
-            return float(self._script(keys=[self.key], args=[self.rate, self.burst, 1]))
-        except Exception as exc:  # any Redis failure: degrade to a per-process limit, do not stop work
-            log.warning("rate limiter %s: Redis unavailable (%s), limiting in-process",
-                        self.name, type(exc).__name__)
-            return self._local.take()
 
     def _spend_leased(self) -> bool:
         """Spend a leased token if one is left; count the call for the size of the next lease."""
@@ -198,26 +159,29 @@ class RateLimiter:
                 return True
             return False
 
-    def _take_lease(self) -> float:
-        """Take a lease from the shared bucket: spend one of its tokens now, keep the rest for
-        ``lease_seconds``. Returns 0, or the seconds until a token will be there."""
+    def _take(self) -> float:
+        """Take tokens from the shared bucket: one spent now, and while calls come often the rest of a lease, kept
+        for ``lease_seconds``. Returns 0, or the seconds until a token will be there. Without Redis (or while it is
+        away) the bucket is this process's own."""
         lease = self._lease
-        if self._lease_script is None or lease.wanted <= 1 or not self.lease_seconds:
-            return self._take()
+        if self._script is None:
+            return self._local.take()
+        wanted = lease.wanted if self.lease_seconds else 1
         try:
-            granted, wait = self._lease_script(keys=[self.key], args=[self.rate, self.burst, lease.wanted])
-        except Exception as exc:  # as _take: degrade to a per-process limit
+            granted, wait = self._script(keys=[self.key], args=[self.rate, self.burst, wanted])
+        except Exception as exc:  # any Redis failure: degrade to a per-process limit, do not stop work
             log.warning("rate limiter %s: Redis unavailable (%s), limiting in-process",
                         self.name, type(exc).__name__)
             return self._local.take()
         if int(granted) < 1:
             return float(wait)
-        with lease.lock:
-            now = time.monotonic()
-            if now >= lease.expires:
-                lease.tokens = 0
-            lease.tokens += int(granted) - 1
-            lease.expires = now + self.lease_seconds
+        if int(granted) > 1:
+            with lease.lock:
+                now = time.monotonic()
+                if now >= lease.expires:
+                    lease.tokens = 0
+                lease.tokens += int(granted) - 1
+                lease.expires = now + self.lease_seconds
         return 0.0
 
     def acquire(self, timeout: float = 30.0) -> None:
@@ -226,7 +190,7 @@ class RateLimiter:
             return
         deadline = time.monotonic() + timeout
         while True:
-            wait = self._take_lease() if self._script is not None else self._take()
+            wait = self._take()
             if wait <= 0:
                 return
             remaining = deadline - time.monotonic()
