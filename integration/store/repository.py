@@ -291,13 +291,17 @@ class Store:
     def open_bindings(self, connection: str, entity: str, page: int = 1000) -> Iterator[tuple[str, str]]:
         """(ps_id, infor_id) of every bound record whose follow-up is not finished (``closed_at`` unset),
         read page by page so no record is ever left out, however many stay open."""
+        return self._binding_pages(connection, entity, page, m.Binding.closed_at.is_(None))
+
+    def _binding_pages(self, connection: str, entity: str, page: int, *where: Any) -> Iterator[tuple[str, str]]:
+        """(ps_id, infor_id) of the bindings (claims left out) that match ``where``, page by page in id order."""
         after = 0
         while True:
             with self.session() as s:
                 rows = s.execute(
                     select(m.Binding.id, m.Binding.ps_id, m.Binding.infor_id).where(
                         m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.id > after,
-                        m.Binding.closed_at.is_(None), m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"),
+                        m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"), *where,
                     ).order_by(m.Binding.id).limit(page)
                 ).all()
             yield from ((str(r[1]), str(r[2])) for r in rows)
@@ -815,19 +819,7 @@ class Store:
 
     def all_bindings(self, connection: str, entity: str, page: int = 5000) -> Iterator[tuple[str, str]]:
         """(ps_id, infor_id) of every binding (claims left out), page by page."""
-        after = 0
-        while True:
-            with self.session() as s:
-                rows = s.execute(
-                    select(m.Binding.id, m.Binding.ps_id, m.Binding.infor_id).where(
-                        m.Binding.connection == connection, m.Binding.entity == entity, m.Binding.id > after,
-                        m.Binding.infor_id.not_like(f"{m.PENDING_PREFIX}%"),
-                    ).order_by(m.Binding.id).limit(page)
-                ).all()
-            yield from ((str(r[1]), str(r[2])) for r in rows)
-            if len(rows) < page:
-                return
-            after = int(rows[-1][0])
+        return self._binding_pages(connection, entity, page)
 
     def bindings_by_ps(self, connection: str, entity: str, ps_ids: Sequence[str],
                        chunk: int = 500) -> dict[str, str]:
