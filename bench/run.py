@@ -182,18 +182,21 @@ def bench_end_to_end(stack: Stack, total: int, batch: int = 100) -> dict[str, An
     }
 
 
+def _cpu_seconds(stat: str, *, user: bool = True) -> float:
+    """CPU seconds from a /proc ``stat`` file: user + system time, or system time only (``user=False``)."""
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()  # after "(comm)": fields 3 onwards
+    return ((int(fields[11]) if user else 0) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _main_thread_cpu(stack: Stack, name: str) -> float:
     """CPU seconds of the main thread of ``name`` (Linux /proc): for the worker, Celery's consumer loop."""
     pid = stack.procs[name].popen.pid
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
 
 
 def _system_cpu(stack: Stack, name: str) -> float:
     """Kernel-side CPU seconds of the process ``name`` (all its threads): system calls, switches, page faults."""
-    pid = stack.procs[name].popen.pid
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(f"/proc/{stack.procs[name].popen.pid}/stat", user=False)
 
 
 def bench_sandbox_get(url: str, path: str, total: int, concurrency: int, auth: Any = None,
