@@ -27,15 +27,10 @@ def to_jsonable(value: Any) -> Any:
 
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)``: what ``to_jsonable`` makes of the values json cannot write itself."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, set | frozenset):
-        return list(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    converted = to_jsonable(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return converted
 
 
 def dumps(value: Any, **kwargs: Any) -> str:

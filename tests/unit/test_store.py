@@ -45,6 +45,30 @@ def test_steps_record_outcome_and_snapshot(store: Store):
     assert store.start_step(event_id, "load") is None  # final events do nothing
 
 
+def test_a_snapshot_is_written_as_to_jsonable_would_write_it(store: Store):
+    """The engine's serialiser converts Decimal, dates, sets, dataclasses and non-text keys itself (no copy of
+    the whole output first), exactly as ``jsonutil.to_jsonable`` does."""
+    from dataclasses import dataclass
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from integration.jsonutil import to_jsonable
+
+    @dataclass
+    class Line:
+        item: str
+        price: Decimal
+
+    output = {"total": Decimal("71.51"), "placed": datetime(2026, 11, 30, 7, 0, tzinfo=UTC), "day": date(2026, 1, 2),
+              "lines": [Line("MUG", Decimal("9.50"))], "tags": {"b2b"}, "by_id": {5: "x"}, "odd_keys": {(1, 2): "y"}}
+    event_id, _ = store.add_event(_event())
+    store.start_step(event_id, "extract")
+    store.finish_step(event_id, "extract", output)
+    _, previous = store.start_step(event_id, "transform", "extract")
+    assert previous == to_jsonable(output)
+    assert previous["total"] == "71.51" and previous["lines"] == [{"item": "MUG", "price": "9.50"}]
+
+
 def test_binding_is_unique_on_both_sides(store: Store):
     store.save_binding("default", "order", "5", "1000001")
     assert store.save_binding("default", "order", "5", "1000001") == "1000001"  # the same pair again is fine
