@@ -238,16 +238,19 @@ _LONG_LISTS_KEPT = 10_000
 _LONG_LISTS_LOCK = threading.Lock()
 
 
-def _has_long_lists(client: M3Client, cuno: str, seen: bool = False) -> bool:
-    """Whether the customer's order lists were found as long as ``list_cap`` (``seen``: they just were)."""
+def _has_long_lists(client: M3Client, cuno: str) -> bool:
+    """Whether the customer's order lists were found as long as ``list_cap`` in this process."""
+    with _LONG_LISTS_LOCK:
+        return (client.base, client.cono, cuno) in _LONG_LISTS
+
+
+def _remember_long_lists(client: M3Client, cuno: str) -> None:
     key = (client.base, client.cono, cuno)
     with _LONG_LISTS_LOCK:
-        if seen:
-            _LONG_LISTS[key] = None
-            _LONG_LISTS.move_to_end(key)
-            while len(_LONG_LISTS) > _LONG_LISTS_KEPT:
-                _LONG_LISTS.popitem(last=False)
-        return key in _LONG_LISTS
+        _LONG_LISTS[key] = None
+        _LONG_LISTS.move_to_end(key)
+        while len(_LONG_LISTS) > _LONG_LISTS_KEPT:
+            _LONG_LISTS.popitem(last=False)
 
 
 def find_shop_order(client: M3Client, cuno: str, cuor: str) -> ShopOrderInM3:
@@ -273,13 +276,11 @@ def find_shop_order(client: M3Client, cuno: str, cuor: str) -> ShopOrderInM3:
             raise result.error
         if result.not_processed and result.error is None:
             raise M3Error("M3 did not process the order look-up", program=OIS100, transaction=result.transaction)
-    cap = client.list_cap
-    if len(head.records) >= cap or len(batch.records) >= cap:
-        _has_long_lists(client, cuno, seen=True)
-    orno = (find_order_by_customer_ref(client, cuor, cuno) if len(head.records) >= cap
-            else _first_order_with(head.records, cuor))
-    earlier = (find_batch_orders(client, cuno, cuor) if len(batch.records) >= cap
-               else _batch_orders_with(batch.records, cuor))
+    head_cut, batch_cut = len(head.records) >= client.list_cap, len(batch.records) >= client.list_cap
+    if head_cut or batch_cut:
+        _remember_long_lists(client, cuno)
+    orno = find_order_by_customer_ref(client, cuor, cuno) if head_cut else _first_order_with(head.records, cuor)
+    earlier = find_batch_orders(client, cuno, cuor) if batch_cut else _batch_orders_with(batch.records, cuor)
     return ShopOrderInM3(orno, earlier)
 
 
