@@ -117,6 +117,10 @@ enable_utc = True
 retry_backoff_base = float(os.environ.get("PSINFOR_RETRY_BACKOFF", 2.0))
 retry_backoff_max = float(os.environ.get("PSINFOR_RETRY_BACKOFF_MAX", 60.0))
 retry_max_retries = int(os.environ.get("PSINFOR_MAX_RETRIES", 10))
+# A step task goes on with its flow's next steps while they succeed (each still recorded on its own, a failed one
+# retried or dead-lettered as itself): the hops between steps were most of a worker's CPU per order. "0": one
+# task per step, each seen in Flower.
+steps_together = _settings.steps_together
 assert retry_backoff_max * 2 < VISIBILITY_TIMEOUT, "retry_backoff_max must stay well below the visibility timeout"
 
 beat_schedule = routing.beat_schedule(FLOWS.values())

@@ -183,6 +183,8 @@ class Settings:
     # Record and event locks are leases of this length, renewed while their holder lives: a killed worker's
     # events are free again within this long.
     event_lock_seconds: float = 30.0
+    # A step task goes on with its flow's next steps while they succeed (False: one task per step).
+    steps_together: bool = True
     # How long M3 gets to finish a write whose answer was lost, before we ask it what happened.
     outcome_settle_seconds: float = 30.0
     # Every Redis key of the deployment starts with this (the broker's, and our locks, tokens, buckets, leader).
@@ -488,6 +490,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_overlap_seconds=_whole_seconds(no_file, None, "POLL_OVERLAP_SECONDS", 300, minimum=0),
         sweeper_stale_seconds=_whole_seconds(no_file, None, "SWEEPER_STALE_SECONDS", 30, positive=True),
         event_lock_seconds=_seconds(no_file, None, "PSINFOR_EVENT_LOCK_SECONDS", 30, positive=True),
+        steps_together=_bool(no_file, None, "PSINFOR_STEPS_TOGETHER", True),
         outcome_settle_seconds=_seconds(no_file, None, "PSINFOR_OUTCOME_SETTLE_SECONDS", 30, minimum=0),
         key_prefix=env.get("PSINFOR_BROKER_PREFIX", ""),
         erp_hold_recheck_seconds=_seconds(no_file, None, "PSINFOR_ERP_HOLD_RECHECK_SECONDS", 900.0, positive=True),

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 import random
+import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -23,7 +25,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from integration.errors import IntegrationError, classify, register_transient
-from integration.flows.base import describe_error
+from integration.flows.base import Flow, describe_error
 from integration.flows.maintenance import WAIT_MARGIN_SECONDS, wait_key
 from integration.runtime import get_runtime
 
@@ -81,36 +83,62 @@ class SyncTask(Task):
     def max_sync_retries(self) -> int:
         return int(self.app.conf.get("retry_max_retries", 8))
 
-    def will_retry(self, exc: BaseException, deferred: int = 0) -> bool:
+    def will_retry(self, exc: BaseException, deferred: int = 0, *, retries: int | None = None) -> bool:
         """Within the retry budget. Waits the remote side asked for (an open circuit, a rate limit, a held
         claim) are counted apart (``deferred``): they are not real attempts, so they neither use up the real
-        budget nor go on for ever (their own budget is larger)."""
+        budget nor go on for ever (their own budget is larger). ``retries``: the step's retries so far
+        (this task's, unless the step is a later one it ran)."""
         if is_deferred(exc):
             return deferred < self.max_sync_retries * DEFERRED_BUDGET_FACTOR
-        return self.request.retries - deferred < self.max_sync_retries
+        return (self.request.retries if retries is None else retries) - deferred < self.max_sync_retries
 
-    def countdown(self, exc: BaseException | None = None, deferred: int = 0) -> float:
+    def countdown(self, exc: BaseException | None = None, deferred: int = 0, *, retries: int | None = None) -> float:
         """How long until the retry: exponential over the real attempts (waits do not make the next real
-        attempt later), or the wait the remote side asked for."""
+        attempt later), or the wait the remote side asked for. Whole seconds on RabbitMQ, whose native
+        delayed delivery (quorum queues) counts them, one at least."""
         conf = self.app.conf
         base = float(conf.get("retry_backoff_base", 2.0))
         maximum = float(conf.get("retry_backoff_max", 300.0))
         if exc is not None and is_deferred(exc):
-            return wait_seconds(classify(exc).retry_after, base, maximum)
-        attempts = max(0, self.request.retries - deferred)
-        delay = backoff_seconds(attempts, base, maximum)
-        retry_after = classify(exc).retry_after if exc is not None else 0.0
-        return max(delay, min(retry_after, maximum))
+            seconds = wait_seconds(classify(exc).retry_after, base, maximum)
+        else:
+            attempts = max(0, (self.request.retries if retries is None else retries) - deferred)
+            retry_after = classify(exc).retry_after if exc is not None else 0.0
+            seconds = max(backoff_seconds(attempts, base, maximum), min(retry_after, maximum))
+        if str(conf.broker_url or "").startswith(("amqp", "pyamqp")):
+            seconds = float(max(1, math.ceil(seconds)))
+        return seconds
 
     def retry_later(self, exc: BaseException, event_id: int, deferred: int) -> BaseException:
         """The Retry to raise: waits are counted in ``deferred``, attempts by Celery's retry count."""
         waits = deferred + (1 if is_deferred(exc) else 0)
         countdown = self.countdown(exc, deferred)
-        if str(self.app.conf.broker_url or "").startswith(("amqp", "pyamqp")):
-            # RabbitMQ's native delayed delivery (quorum queues) counts whole seconds, one at least.
-            countdown = float(max(1, math.ceil(countdown)))
         mark_waiting(event_id, countdown)
         return self.retry(exc=exc, countdown=countdown, args=[event_id], kwargs={"deferred": waits}, throw=False)
+
+    def steps_together_budget(self) -> Callable[[], bool]:
+        """Whether this task may go on to the flow's next step (``PSINFOR_STEPS_TOGETHER``): while the task has
+        run less than a quarter of its soft time limit, so that the step it goes on to still has most of it."""
+        if not self.app.conf.get("steps_together", True):
+            return lambda: False
+        deadline = time.monotonic() + float(self.app.conf.get("task_soft_time_limit") or 120) / 4
+        return lambda: time.monotonic() < deadline
+
+    def hand_over(self, flow: Flow, event_id: int, step: str, exc: BaseException) -> None:
+        """A later step run in this task failed: retry that step in a task of its own, at its first retry, as
+        its own task would have (``SyncTask.retry_later``), or dead-letter it. A dead letter raises ``exc``, so
+        that this task shows as FAILURE."""
+        from tasks.flows import chain_for
+
+        if will_retry_later(exc) and self.will_retry(exc, 0, retries=0):
+            countdown = self.countdown(exc, 0, retries=0)
+            mark_waiting(event_id, countdown)
+            chain_for(flow.entity, event_id, step, deferred=1 if is_deferred(exc) else 0).apply_async(
+                countdown=countdown, retries=1)
+            log.info("step handed over for a retry", event_id=event_id, step=step, countdown=round(countdown, 2))
+            return
+        self.dead_letter(event_id, step, exc, task_name=flow.task_name(step))
+        raise exc
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         """A retry that starts is no longer waiting: from here its lease says it is alive."""
@@ -122,11 +150,12 @@ class SyncTask(Task):
         self.request.chain = None
         self.request.callbacks = None
 
-    def dead_letter(self, event_id: int, step: str, exc: BaseException) -> None:
+    def dead_letter(self, event_id: int, step: str, exc: BaseException, *, task_name: str | None = None) -> None:
         error = error_of(exc)
         text = "".join(traceback.format_exception(exc))
         rt = get_runtime()
-        dlq_id = rt.store.dead_letter(event_id, step=step, task_name=self.name, error=error, traceback=text)
+        dlq_id = rt.store.dead_letter(event_id, step=step, task_name=task_name or self.name, error=error,
+                                      traceback=text)
         if not dlq_id:
             log.warning("late failure of an event already finished; not dead-lettered", event_id=event_id,
                         step=step, error=error.get("message"))

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from celery import Task
 
-from integration.flows.base import Flow, Poller, run_step
+from integration.flows.base import Flow, Poller, StepFailed, run_steps
 from integration.flows.registry import FLOWS
 from integration.runtime import get_runtime
 from tasks.app import app
@@ -30,26 +30,35 @@ def _make_step_task(flow: Flow, step: str) -> Task:
         """``deferred``: how many of this step's retries were waits the remote side asked for."""
         structlog.contextvars.bind_contextvars(event_id=event_id, step=step, task_id=self.request.id)
 
-        def will_retry(exc: BaseException) -> bool:
-            return self.will_retry(exc, deferred)
+        def will_retry(at: str, exc: BaseException) -> bool:
+            # A later step run in this task is at its first attempt, as it would be in a task of its own.
+            return self.will_retry(exc, deferred) if at == step else self.will_retry(exc, 0, retries=0)
 
         try:
             try:
-                outcome = run_step(get_runtime(), flow, step, event_id, will_retry=will_retry,
-                                   task_id=self.request.id)
+                outcome = run_steps(get_runtime(), flow, step, event_id, will_retry=will_retry,
+                                    go_on=self.steps_together_budget(), task_id=self.request.id)
+            except StepFailed as failed:
+                self.halt_chain()  # the chain's next tasks are for steps already done or handed over
+                self.hand_over(flow, event_id, failed.step, failed.error)
+                return event_id
             except Exception as exc:
-                if will_retry_later(exc) and will_retry(exc):
+                if will_retry_later(exc) and self.will_retry(exc, deferred):
                     raise self.retry_later(exc, event_id, deferred) from exc
                 self.dead_letter(event_id, step, exc)
                 raise
-            if not outcome.proceed:
+            if outcome.step != step:
+                self.halt_chain()  # ran ahead: what is left goes on in a chain from the next step
+                if outcome.proceed:
+                    chain_for(flow.entity, event_id, flow.step_after(outcome.step)).apply_async()
+            elif not outcome.proceed:
                 self.halt_chain()
             return event_id
         finally:
             structlog.contextvars.clear_contextvars()
 
     run.__name__ = f"{flow.entity}_{step}"
-    run.__doc__ = f"Step {step!r} of the {flow.entity} flow."
+    run.__doc__ = f"Step {step!r} of the {flow.entity} flow, and the steps after it while they succeed."
     return app.task(bind=True, base=SyncTask, name=flow.task_name(step))(run)
 
 
@@ -93,11 +102,14 @@ for _flow in FLOWS.values():
     register_flow(_flow)
 
 
-def chain_for(entity: str, event_id: int, from_step: str | None = None) -> Any:
-    """extract | transform | validate | load (or the rest of it from ``from_step``), one message."""
+def chain_for(entity: str, event_id: int, from_step: str | None = None, *, deferred: int = 0) -> Any:
+    """extract | transform | validate | load (or the rest of it from ``from_step``), one message.
+    ``deferred``: the first task's count of waits so far (a step handed over for a retry)."""
     from celery import chain
 
     steps = [step for (flow_entity, step) in STEP_TASKS if flow_entity == entity]
     if from_step in steps:
         steps = steps[steps.index(from_step):]
-    return chain(*(STEP_TASKS[(entity, step)].si(event_id) for step in steps))
+    first, *rest = steps
+    head = STEP_TASKS[(entity, first)].si(event_id, **({"deferred": deferred} if deferred else {}))
+    return chain(head, *(STEP_TASKS[(entity, step)].si(event_id) for step in rest))

@@ -12,6 +12,7 @@ import os
 import traceback as tb
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -90,6 +91,15 @@ class Flow:
     def poll_task_name(self, poller: Poller) -> str:
         return f"psinfor.{self.entity}.poll.{poller.name}"
 
+    def step_before(self, step: str) -> str | None:
+        names = self.step_names
+        index = names.index(step)
+        return names[index - 1] if index else None
+
+    def step_after(self, step: str) -> str:
+        names = self.step_names
+        return names[names.index(step) + 1]
+
     def steps_from(self, step: str | None) -> tuple[str, ...]:
         names = self.step_names
         return names[names.index(step):] if step in names else names
@@ -97,10 +107,22 @@ class Flow:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """``proceed`` False halts the chain: the event is final (done, skipped, held) or was final already."""
+    """``proceed`` False halts the chain: the event is final (done, skipped, held) or was final already.
+    ``step``: the last step run (``run_steps`` may go past the one it was asked for)."""
 
     proceed: bool
     status: str
+    step: str = ""
+
+
+class StepFailed(Exception):
+    """A step that ``run_steps`` went on to, after the one it was asked for, failed: ``step`` names it and
+    ``error`` is what it raised. The failures of the first step are raised as they are."""
+
+    def __init__(self, step: str, error: BaseException):
+        super().__init__(f"step {step!r} failed: {error}")
+        self.step = step
+        self.error = error
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -123,25 +145,52 @@ def run_step(rt: Runtime, flow: Flow, step: str, event_id: int,
     ``will_retry`` tells the runner whether a transient failure will be retried (a flag, or a predicate on
     the exception), so the row says ``retrying`` only when that is true.
     """
+    return run_steps(rt, flow, step, event_id, task_id=task_id, go_on=lambda: False,
+                     will_retry=lambda _step, exc: will_retry(exc) if callable(will_retry) else will_retry)
+
+
+def run_steps(rt: Runtime, flow: Flow, step: str, event_id: int, *,
+              will_retry: Callable[[str, BaseException], bool], go_on: Callable[[], bool],
+              task_id: str | None = None) -> StepOutcome:
+    """Run ``step`` and then, while each succeeds and ``go_on()`` says so, the flow's next steps, under one
+    record lock. Each step is still recorded on its own (its row, attempt and snapshot, and the next step reads
+    the snapshot back from the store as a step in a task of its own would, in the transaction that ends the one
+    before): only the hops between them are saved. ``will_retry(step, exc)`` is asked per step. A failure of a
+    later step is raised as ``StepFailed``, so that the caller retries or dead-letters that step, not the first.
+    """
+    store = rt.store
     # One execution of an event at a time: a redelivered message and the sweeper's re-enqueue may race. The
-    # lock is a lease renewed while the step runs, and the sweeper's sign of life: a killed worker's lease runs
+    # lock is a lease renewed while the steps run, and the sweeper's sign of life: a killed worker's lease runs
     # out within PSINFOR_EVENT_LOCK_SECONDS and the sweeper then publishes the event again.
     with rt.record_lock(event_lock_name(event_id), wait=5):
-        return _run_step_locked(rt, flow, step, event_id, will_retry, task_id)
+        started = store.start_step(event_id, step, flow.step_before(step), task_id=task_id)
+        current = step
+        outcome = StepOutcome(proceed=False, status="noop")
+        while started is not None:
+            try:
+                outcome, started = _run_started(rt, flow, current, started, partial(will_retry, current), go_on,
+                                                task_id)
+            except Exception as exc:
+                if current == step:
+                    raise
+                raise StepFailed(current, exc) from exc
+            if started is not None:
+                current = flow.step_after(current)
+        return StepOutcome(outcome.proceed, outcome.status, step=current)
 
 
-def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
-                     will_retry: Callable[[BaseException], bool] | bool, task_id: str | None) -> StepOutcome:
-    def retrying(exc: BaseException) -> bool:
-        return will_retry(exc) if callable(will_retry) else will_retry
+Started = tuple[EventView, "dict[str, Any] | None"]
 
+
+def _run_started(rt: Runtime, flow: Flow, step: str, started: Started, retrying: Callable[[BaseException], bool],
+                 go_on: Callable[[], bool], task_id: str | None) -> tuple[StepOutcome, Started | None]:
+    """Run a started step and record its outcome. When it succeeded, is not the last, and ``go_on()``, the next
+    step is started in the same transaction that records this one's end, and returned."""
     store = rt.store
     names = flow.step_names
     index = names.index(step)
-    started = store.start_step(event_id, step, names[index - 1] if index else None, task_id=task_id)
-    if started is None:
-        return StepOutcome(proceed=False, status="noop")
     view, previous = started
+    event_id = view.id
     attempt = view.attempt_id
     bound = log.bind(event_id=event_id, entity=flow.entity, source_id=view.source_id, step=step,
                      connection=view.connection)
@@ -153,19 +202,19 @@ def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
                           result={"skipped": exc.message, "step": step}, attempt_id=attempt,
                           outcome=m.StepStatus.SKIPPED)
         bound.info("event skipped", reason=exc.message)
-        return StepOutcome(proceed=False, status=m.SKIPPED)
+        return StepOutcome(proceed=False, status=m.SKIPPED), None
     except Waiting as exc:
         store.fail_step(event_id, step, exc.to_dict(), retrying=False, attempt_id=attempt,
                         outcome=m.StepStatus.WAITING)
         store.set_status(event_id, exc.status, error=exc.to_dict())
         bound.info("event waiting", status=exc.status, reason=exc.message)
-        return StepOutcome(proceed=False, status=exc.status)
+        return StepOutcome(proceed=False, status=exc.status), None
     except HeldForReview as exc:
         store.fail_step(event_id, step, exc.to_dict(), retrying=False, attempt_id=attempt,
                         outcome=m.StepStatus.HELD)
         store.set_status(event_id, m.HELD, error=exc.to_dict())
         bound.warning("event held for review", reason=exc.message)
-        return StepOutcome(proceed=False, status=m.HELD)
+        return StepOutcome(proceed=False, status=m.HELD), None
     except TransientError as exc:
         again = retrying(exc)
         store.fail_step(event_id, step, exc.to_dict(), retrying=again, attempt_id=attempt)
@@ -183,11 +232,16 @@ def _run_step_locked(rt: Runtime, flow: Flow, step: str, event_id: int,
         store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc), attempt_id=attempt)
         bound.exception("step failed", transient=error["transient"])
         raise
-    last = index == len(names) - 1
-    store.finish_step(event_id, step, output, final_status=m.SUCCEEDED if last else None,
-                      result=output if last else None, attempt_id=attempt)
-    if last:
+    if index == len(names) - 1:
+        store.finish_step(event_id, step, output, final_status=m.SUCCEEDED, result=output, attempt_id=attempt)
         bound.info("event succeeded", **{k: v for k, v in output.items() if isinstance(v, str | int)})
-        return StepOutcome(proceed=False, status=m.SUCCEEDED)
+        return StepOutcome(proceed=False, status=m.SUCCEEDED), None
     bound.debug("step done")
-    return StepOutcome(proceed=True, status=m.RUNNING)
+    if not go_on():
+        store.finish_step(event_id, step, output, attempt_id=attempt)
+        return StepOutcome(proceed=True, status=m.RUNNING), None
+    following = store.advance_step(event_id, step, output, attempt_id=attempt, next_step=names[index + 1],
+                                   task_id=task_id)
+    if following is None:  # the event was finished or moved on meanwhile: nothing left for this run
+        return StepOutcome(proceed=False, status="noop"), None
+    return StepOutcome(proceed=True, status=m.RUNNING), following

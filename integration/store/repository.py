@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from integration.errors import PermanentError, TransientError
@@ -143,28 +143,24 @@ class Store:
     def _start_step(self, event_id: int, step: str, previous_step: str | None,
                     task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
         with get_engine(self.url).begin() as conn:
-            # The event with this step's row and the previous one's, in one query (one row per step row found).
-            found = conn.execute(_Q.select_event_steps, {"b_event": event_id, "b_step": step,
-                                                         "b_previous": previous_step or step}).all()
-            event = found[0] if found else None
-            if event is None or event.status in m.FINAL_STATUSES:
-                return None
-            rows = {r.step: r for r in found if r.step is not None}
-            row = rows.get(step)
-            if row is not None and row.step_status == m.StepStatus.DONE and event.current_step != step:
-                return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
-            now = m.utcnow()
-            running = m.StepStatus.RUNNING
-            params = {"b_event": event_id, "b_step": step, "b_status": running, "b_now": now}
-            conn.execute(_Q.insert_step if row is None else _Q.restart_step, params)
-            conn.execute(_Q.start_event, params)
-            attempt = conn.execute(_Q.insert_attempt, {
-                **params, "b_attempt": (row.step_attempts if row is not None else 0) + 1, "b_task": task_id,
-            }).inserted_primary_key
-            previous = rows[previous_step].output if previous_step and previous_step in rows else None
-            view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
-                            dict(event.payload or {}), event.attempts + 1, int(attempt[0]) if attempt else 0)
-            return view, previous
+            return _begin_step(conn, event_id, step, previous_step, task_id)
+
+    def advance_step(self, event_id: int, step: str, output: dict[str, Any], *, attempt_id: int, next_step: str,
+                     task_id: str | None = None) -> tuple[EventRow, dict[str, Any] | None] | None:
+        """``finish_step`` of a step that is not the last, and ``start_step`` of the next, in one transaction:
+        a run that goes on to the next step (``flows.base.run_steps``) saves a commit and the event's touch.
+        The next step gets this step's output as it reads back from the store, as if started on its own."""
+        now = m.utcnow()
+        try:
+            with bounded_snapshot(f"event {event_id} step {step}"), get_engine(self.url).begin() as conn:
+                conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
+                                              "b_output": output, "b_now": now})
+                if attempt_id:
+                    conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": m.StepStatus.DONE,
+                                                  "b_error": None, "b_now": now})
+                return _begin_step(conn, event_id, next_step, step, task_id)
+        except IntegrityError:  # another execution inserted the next step's row at the same moment
+            raise TransientError(f"event {event_id} step {next_step} is being started by another worker") from None
 
     def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
                     final_status: str | None = None, result: dict[str, Any] | None = None,
@@ -1001,6 +997,33 @@ class Store:
 
 def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
     return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
+
+
+def _begin_step(conn: Connection, event_id: int, step: str, previous_step: str | None,
+                task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
+    """``Store.start_step`` inside a transaction already open."""
+    # The event with this step's row and the previous one's, in one query (one row per step row found).
+    found = conn.execute(_Q.select_event_steps, {"b_event": event_id, "b_step": step,
+                                                 "b_previous": previous_step or step}).all()
+    event = found[0] if found else None
+    if event is None or event.status in m.FINAL_STATUSES:
+        return None
+    rows = {r.step: r for r in found if r.step is not None}
+    row = rows.get(step)
+    if row is not None and row.step_status == m.StepStatus.DONE and event.current_step != step:
+        return None  # a stale duplicate (a redelivered or re-enqueued message): the event moved on
+    now = m.utcnow()
+    running = m.StepStatus.RUNNING
+    params = {"b_event": event_id, "b_step": step, "b_status": running, "b_now": now}
+    conn.execute(_Q.insert_step if row is None else _Q.restart_step, params)
+    conn.execute(_Q.start_event, params)
+    attempt = conn.execute(_Q.insert_attempt, {
+        **params, "b_attempt": (row.step_attempts if row is not None else 0) + 1, "b_task": task_id,
+    }).inserted_primary_key
+    previous = rows[previous_step].output if previous_step and previous_step in rows else None
+    view = EventRow(event.id, event.connection, event.entity, event.source_id, event.event_type,
+                    dict(event.payload or {}), event.attempts + 1, int(attempt[0]) if attempt else 0)
+    return view, previous
 
 
 class _Q:
