@@ -102,10 +102,15 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
                                                       customer_id=order.customer.ps_customer_id,
                                                       address_hash=own, exclude_order=me)]
     item_quantities, group_quantities = _quantities(rt, connection, order, history, t)
+    # The cached prices and combination counts of the order, in one Redis round trip.
+    prices = _price_names(rt, connection, cuno, order) if t.line_price.enabled else []
+    keys = _combination_keys(order, history, t) if t.combination.enabled else []
+    combinations = [rt.key("anomaly", "combination", connection, d, k) for d, k in keys]
+    cached = rt.redis.mget([*prices, *combinations]) if prices or combinations else []
     return DetectionContext(
         history=history, item_quantities=item_quantities, group_quantities=group_quantities,
-        m3_prices=m3_prices(rt, connection, cuno, order) if t.line_price.enabled else {},
-        combinations=_combinations(rt, connection, order, history, t) if t.combination.enabled else {},
+        m3_prices=m3_prices(rt, connection, cuno, order, cached=cached[:len(prices)]) if prices else {},
+        combinations=_combinations(rt, connection, order, keys, combinations, cached[len(prices):]),
         recent=recent)
 
 
@@ -127,19 +132,20 @@ def _quantities(rt: Runtime, connection: str, order: Order, history: Sequence[Pa
     return items, rt.store.group_quantities(connection, group, limit=GROUP_WINDOW)
 
 
-def _combinations(rt: Runtime, connection: str, order: Order, history: Sequence[PastOrder],
-                  t: Thresholds) -> dict[tuple[str, str], Mapping[str, int]]:
-    """Shop-wide counts for the order's keys, from Redis when fresh, else from SQL (then cached)."""
+def _combination_keys(order: Order, history: Sequence[PastOrder], t: Thresholds) -> list[tuple[str, str]]:
+    """The (dimension, key) pairs the combination detector judges ``order`` by."""
     invoice, delivery = order.invoice_address.country, order.delivery_address.country
     keys = [("currency", invoice), ("carrier", delivery)]
     if t.combination.first_order_countries and not history and invoice and delivery and invoice != delivery:
         keys.append(("billing", invoice))
-    keys = [(d, k) for d, k in keys if k]
-    if not keys:
-        return {}
-    names = [rt.key("anomaly", "combination", connection, d, k) for d, k in keys]
+    return [(d, k) for d, k in keys if k]
+
+
+def _combinations(rt: Runtime, connection: str, order: Order, keys: Sequence[tuple[str, str]],
+                  names: Sequence[str], cached: Sequence[Any]) -> dict[tuple[str, str], Mapping[str, int]]:
+    """Shop-wide counts for the order's keys (Redis ``names``, read as ``cached``), from Redis when fresh, else
+    from SQL (then cached)."""
     out: dict[tuple[str, str], Mapping[str, int]] = {}
-    cached = rt.redis.mget(names)
     since = order.order_date - timedelta(days=COMBINATION_DAYS)
     for (dimension, key), name, value in zip(keys, names, cached, strict=True):
         if value is not None:
@@ -151,19 +157,35 @@ def _combinations(rt: Runtime, connection: str, order: Order, history: Sequence[
     return out
 
 
-def m3_prices(rt: Runtime, connection: str, cuno: str, order: Order) -> dict[str, Decimal]:
+def _price_names(rt: Runtime, connection: str, cuno: str, order: Order) -> list[str]:
+    """The Redis keys ``m3_prices`` reads: the "tenant has no GetPriceLine" flag, then one per item."""
+    items = _priced_items(order)
+    if not items:
+        return []
+    return [rt.key("m3price", connection, "unavailable"),
+            *(rt.key("m3price", connection, cuno, order.erp_currency, itno) for itno in items)]
+
+
+def _priced_items(order: Order) -> list[str]:
+    return list(dict.fromkeys(line.item_number for line in order.lines if line.item_number))
+
+
+def m3_prices(rt: Runtime, connection: str, cuno: str, order: Order,
+              cached: Sequence[Any] | None = None) -> dict[str, Decimal]:
     """M3's unit price per item of ``order`` for ``cuno`` (OIS320MI GetPriceLine, cached in Redis), on the
-    order's price basis and in its ERP currency; items without a comparable price are left out."""
+    order's price basis and in its ERP currency; items without a comparable price are left out. ``cached``:
+    the values of ``_price_names`` when the caller read them already."""
     from integration.connectors.infor.errors import M3Error
     from integration.connectors.infor.prices import PriceLineUnavailable, price_lines
 
-    items = list(dict.fromkeys(line.item_number for line in order.lines if line.item_number))
+    items = _priced_items(order)
     if not items:
         return {}
     currency = order.erp_currency
     unavailable = rt.key("m3price", connection, "unavailable")
-    names = [rt.key("m3price", connection, cuno, currency, itno) for itno in items]
-    flag, *cached = rt.redis.mget([unavailable, *names])
+    if cached is None:
+        cached = rt.redis.mget(_price_names(rt, connection, cuno, order))
+    flag, *cached = cached
     if flag is not None:
         return {}
     prices: dict[str, Decimal] = {}

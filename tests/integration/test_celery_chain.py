@@ -1,9 +1,11 @@
 """The Celery layer on a live Redis with an embedded worker: per-step retries keep the chain, failures
-dead-letter the event (SQL row + dead_letter queue message), skips halt the chain."""
+dead-letter the event (SQL row + dead_letter queue message), skips halt the chain; a step task goes on with the
+next steps while they succeed, and a later step that fails is retried or dead-lettered as itself."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -19,6 +21,7 @@ from tests.integration.conftest import wait_until
 
 calls: Counter[str] = Counter()
 behaviour: dict[str, str] = {}
+retries: dict[tuple[str, int], int] = {}  # (step, its n-th call) -> Celery's retry count of the running task
 _lock = threading.Lock()
 
 
@@ -28,6 +31,11 @@ def _step(name: str):
             calls[name] += 1
             attempt = calls[name]
         mode = behaviour.get(name, "ok")
+        from celery import current_task
+
+        retries[(name, attempt)] = current_task.request.retries if current_task else -1
+        if mode == "slow":
+            time.sleep(0.6)
         if mode == "flaky" and attempt <= 2:
             raise TransientError(f"{name} timed out (attempt {attempt})")
         if mode == "always-transient":
@@ -55,6 +63,7 @@ def probe(make_settings, runtime_for, celery_app, worker):
     FLOWS[PROBE.entity] = PROBE
     calls.clear()
     behaviour.clear()
+    retries.clear()
     rt = runtime_for(make_settings())
     yield rt
     FLOWS.pop(PROBE.entity, None)
@@ -78,6 +87,62 @@ def test_a_retried_middle_step_keeps_the_rest_of_the_chain(probe):
     assert snap["result"] == {"seen": ["extract", "transform", "validate", "load"]}
     attempts = {s["step"]: s["attempts"] for s in snap["steps"]}
     assert attempts == {"extract": 1, "transform": 3, "validate": 1, "load": 1}
+
+
+def _tasks(rt, event_id: int) -> list[tuple[str, str]]:
+    """(step, the Celery task that ran it) for every attempt, in order."""
+    return [(a["step"], a["task_id"]) for a in rt.store.attempts_of(event_id)]
+
+
+def test_steps_run_together_and_a_failed_later_step_is_retried_as_itself(probe):
+    behaviour["validate"] = "flaky"
+    event_id = _run(probe, "together")
+    snap = probe.store.event_snapshot(event_id)
+    assert snap["status"] == m.SUCCEEDED and snap["result"] == {"seen": ["extract", "transform", "validate", "load"]}
+    assert {s["step"]: s["attempts"] for s in snap["steps"]} == {"extract": 1, "transform": 1, "validate": 3,
+                                                                 "load": 1}
+    (_, first), (_, second), (_, third), (_, retried), (_, last), (_, load) = _tasks(probe, event_id)
+    assert first == second == third  # extract, transform and validate's first attempt: one task
+    assert retried != third  # validate's retries: a task of its own (Celery keeps a task's id across retries)
+    assert retried == last == load  # which goes on with load
+    # validate's retries count as they would in a task per step: its first retry is a retry, not a fresh start
+    assert [retries[("validate", n)] for n in (1, 2, 3)] == [0, 1, 2]
+
+
+def test_with_steps_apart_each_step_is_a_task_of_its_own(probe, celery_app):
+    celery_app.conf.steps_together = False
+    try:
+        event_id = _run(probe, "apart")
+    finally:
+        celery_app.conf.steps_together = True
+    assert probe.store.get_event(event_id).status == m.SUCCEEDED
+    assert len({task for _, task in _tasks(probe, event_id)}) == 4
+
+
+def test_a_run_that_stops_early_goes_on_from_the_next_step(probe, celery_app):
+    """A step task goes on only while it has used less than a quarter of its soft time limit: past that, the
+    rest of the flow is a chain of its own, from the next step (never from a step already done)."""
+    behaviour["transform"] = "slow"
+    limit = celery_app.conf.task_soft_time_limit
+    celery_app.conf.task_soft_time_limit = 2  # a budget of 0.5 s; transform takes 0.6 s
+    try:
+        event_id = _run(probe, "early-stop")
+    finally:
+        celery_app.conf.task_soft_time_limit = limit
+    snap = probe.store.event_snapshot(event_id)
+    assert snap["status"] == m.SUCCEEDED and snap["result"] == {"seen": ["extract", "transform", "validate", "load"]}
+    assert {s["step"]: s["attempts"] for s in snap["steps"]} == {"extract": 1, "transform": 1, "validate": 1,
+                                                                 "load": 1}
+    ran_by = dict(_tasks(probe, event_id))
+    assert ran_by["transform"] != ran_by["validate"]
+
+
+def test_a_later_step_that_fails_for_good_is_dead_lettered_as_itself(probe, clean_broker):
+    behaviour["load"] = "permanent"
+    event_id = _run(probe, "later-permanent")
+    [letter] = probe.store.list_dead_letters()
+    assert (letter.event_id, letter.step, letter.task_name) == (event_id, "load", "psinfor.probe.load")
+    assert calls["load"] == 1
 
 
 def test_permanent_failure_dead_letters_at_once_and_stops_the_chain(probe, clean_broker):

@@ -69,6 +69,29 @@ def test_a_snapshot_is_written_as_to_jsonable_would_write_it(store: Store):
     assert previous["total"] == "71.51" and previous["lines"] == [{"item": "MUG", "price": "9.50"}]
 
 
+def test_advancing_ends_a_step_and_starts_the_next_as_two_calls_would(store: Store):
+    """``advance_step`` (a run that goes on to the next step) leaves the rows, attempts and snapshot that
+    ``finish_step`` then ``start_step`` leave, and the next step reads its input back from the store."""
+    from decimal import Decimal
+
+    event_id, _ = store.add_event(_event())
+    view, _ = store.start_step(event_id, "extract")
+    following = store.advance_step(event_id, "extract", {"total": Decimal("9.50")}, attempt_id=view.attempt_id,
+                                   next_step="transform", task_id="t-1")
+    assert following is not None
+    next_view, previous = following
+    assert previous == {"total": "9.50"}  # as read back, not the object handed in
+    assert next_view.attempt_id and next_view.attempt_id != view.attempt_id
+    snap = store.event_snapshot(event_id)
+    assert snap["status"] == m.RUNNING and snap["current_step"] == "transform"
+    assert [(s["step"], s["status"]) for s in snap["steps"]] == [("extract", "done"), ("transform", "running")]
+    assert [(a["step"], a["outcome"], a["task_id"]) for a in store.attempts_of(event_id)] == [
+        ("extract", "done", None), ("transform", "running", "t-1")]
+    store.finish_step(event_id, "transform", {}, final_status=m.SUCCEEDED, result={})
+    # a final event is not started again, even by a run going on to its next step
+    assert store.advance_step(event_id, "transform", {}, attempt_id=0, next_step="validate") is None
+
+
 def test_binding_is_unique_on_both_sides(store: Store):
     store.save_binding("default", "order", "5", "1000001")
     assert store.save_binding("default", "order", "5", "1000001") == "1000001"  # the same pair again is fine
