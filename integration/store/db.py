@@ -52,6 +52,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def get_engine(url: str) -> Engine:
+    engine = _engines.get(url)  # the hot path (every statement) takes no lock: a dict read is atomic
+    if engine is not None:
+        return engine
     with _lock:
         engine = _engines.get(url)
         if engine is None:
@@ -68,14 +71,15 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, **kwargs)
             if parsed.get_backend_name() == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
-            _engines[url] = engine
             _factories[url] = sessionmaker(engine, expire_on_commit=False)
+            _engines[url] = engine  # last: an engine seen without the lock has its session factory
         return engine
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
-    get_engine(url)
-    return _factories[url]
+    engine = get_engine(url)
+    factory = _factories.get(url)  # gone only if dispose_all ran in between: then a fresh one
+    return factory if factory is not None else sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
