@@ -67,11 +67,12 @@ def record(rt: Runtime, connection: str, order: Order, *, accepted: bool, event_
 
 
 def _past(row: Any) -> PastOrder:
-    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key)."""
+    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key; a row read
+    without its lines has none)."""
     return PastOrder(int(row.ps_order_id), int(row.customer_id), row.placed_at, Decimal(row.value), row.currency,
                      row.delivery_country, row.invoice_country, row.carrier, row.address_hash,
-                     tuple([(str(line[0]), int(line[1])) for line in row.lines or ()]), bool(row.accepted),
-                     int(row.customer_group or 0))
+                     tuple([(str(line[0]), int(line[1])) for line in getattr(row, "lines", None) or ()]),
+                     bool(row.accepted), int(row.customer_group or 0))
 
 
 _NO_VALUE = Decimal(0)
@@ -89,8 +90,10 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
     """Everything ``detect`` compares ``order`` with; each part is read only when its detector is on."""
     t = thresholds or rt.mapping.config.validation.detectors
     store, now, me = rt.store, order.order_date, order.ps_order_id
+    # Past lines only when the quantity detector will judge a line of this order (most orders have none).
+    lines = t.quantity.enabled and any(line.quantity >= t.quantity.min_quantity for line in order.lines)
     history = [_past(r) for r in reversed(store.customer_order_history(
-        connection, order.customer.ps_customer_id, before=now, exclude_order=me, limit=HISTORY_LIMIT))]
+        connection, order.customer.ps_customer_id, before=now, exclude_order=me, limit=HISTORY_LIMIT, lines=lines))]
     recent: list[PastOrder] = []
     if t.velocity.enabled:
         window = max(timedelta(minutes=t.velocity.customer_window_minutes),

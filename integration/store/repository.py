@@ -944,10 +944,12 @@ class Store:
              "item_number": str(item)[:32], "quantity": int(qty)} for item, qty, _price in row["lines"]])
 
     def customer_order_history(self, connection: str, customer_id: int, *, before: datetime, exclude_order: int,
-                               limit: int = 100) -> list[Any]:
-        """The customer's latest accepted orders placed up to ``before`` (newest first, at most ``limit``)."""
+                               limit: int = 100, lines: bool = True) -> list[Any]:
+        """The customer's latest accepted orders placed up to ``before`` (newest first, at most ``limit``);
+        ``lines=False`` leaves their lines out (rows then have no ``lines``): only the quantity detector reads
+        them, and only for an order with a large line."""
         with get_engine(self.url).connect() as conn:
-            return list(conn.execute(_Q.customer_history, {
+            return list(conn.execute(_Q.customer_history if lines else _Q.customer_history_without_lines, {
                 "b_connection": connection, "b_customer": customer_id, "b_before": before,
                 "b_exclude": exclude_order, "b_limit": limit}))
 
@@ -1076,12 +1078,14 @@ class _Q:
         infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
     # The anomaly detectors' history (integration/ai/history.py): read for every order, written once per order.
     oh, ol = cast(Table, m.OrderHistory.__table__), cast(Table, m.OrderHistoryLine.__table__)
-    customer_history = select(
-        oh.c.ps_order_id, oh.c.customer_id, oh.c.customer_group, oh.c.placed_at, oh.c.value, oh.c.currency,
-        oh.c.invoice_country, oh.c.delivery_country, oh.c.carrier, oh.c.address_hash, oh.c.lines, oh.c.accepted,
-    ).where(oh.c.connection == bindparam("b_connection"), oh.c.customer_id == bindparam("b_customer"),
-            oh.c.placed_at <= bindparam("b_before"), oh.c.accepted.is_(True),
-            oh.c.ps_order_id != bindparam("b_exclude")).order_by(oh.c.placed_at.desc()).limit(bindparam("b_limit"))
+    _history_columns = (oh.c.ps_order_id, oh.c.customer_id, oh.c.customer_group, oh.c.placed_at, oh.c.value,
+                        oh.c.currency, oh.c.invoice_country, oh.c.delivery_country, oh.c.carrier, oh.c.address_hash,
+                        oh.c.accepted)
+    customer_history_without_lines = select(*_history_columns).where(
+        oh.c.connection == bindparam("b_connection"), oh.c.customer_id == bindparam("b_customer"),
+        oh.c.placed_at <= bindparam("b_before"), oh.c.accepted.is_(True),
+        oh.c.ps_order_id != bindparam("b_exclude")).order_by(oh.c.placed_at.desc()).limit(bindparam("b_limit"))
+    customer_history = customer_history_without_lines.add_columns(oh.c.lines)
     recent_orders = select(oh.c.ps_order_id, oh.c.customer_id, oh.c.placed_at, oh.c.address_hash).where(
         oh.c.connection == bindparam("b_connection"), oh.c.placed_at >= bindparam("b_since"),
         oh.c.placed_at <= bindparam("b_until"),
