@@ -57,6 +57,11 @@ class Lease:
     def due(self, now: float) -> bool:
         return not self.lost and now - self.renewed >= self.seconds / 3
 
+    def begin_hold(self) -> None:
+        """A new step under the same lease (``flows.base.run_steps``): its hold limit counts from now, as if it
+        had taken the lease itself."""
+        self.taken = time.monotonic()
+
     def expired_hold(self, now: float) -> bool:
         return now - self.taken > self.seconds * MAX_HOLD_LEASES
 
@@ -177,7 +182,7 @@ class Runtime:
         return cache[key]  # type: ignore[no-any-return]
 
     @contextmanager
-    def record_lock(self, name: str, *, timeout: float | None = None, wait: float = 20.0) -> Iterator[None]:
+    def record_lock(self, name: str, *, timeout: float | None = None, wait: float = 20.0) -> Iterator[Lease]:
         """One worker at a time per record (two webhooks for one order must not both create it).
 
         A lease of ``timeout`` seconds (``PSINFOR_EVENT_LOCK_SECONDS`` by default) renewed while the body runs:
@@ -190,7 +195,7 @@ class Runtime:
                            retry_after=max(0.0, float(self.redis.pttl(lease.key) or 0) / 1000))
         _keeper.hold(lease)
         try:
-            yield
+            yield lease
         finally:
             _keeper.drop(lease)
             lease.release()

@@ -124,21 +124,24 @@ class SyncTask(Task):
         deadline = time.monotonic() + float(self.app.conf.get("task_soft_time_limit") or 120) / 4
         return lambda: time.monotonic() < deadline
 
-    def hand_over(self, flow: Flow, event_id: int, step: str, exc: BaseException) -> None:
+    def hand_over(self, flow: Flow, event_id: int, step: str, exc: BaseException) -> bool:
         """A later step run in this task failed: retry that step in a task of its own, at its first retry, as
-        its own task would have (``SyncTask.retry_later``), or dead-letter it. A dead letter raises ``exc``, so
-        that this task shows as FAILURE."""
+        its own task would have (``SyncTask.retry_later``), and say True; or dead-letter it and say False."""
         from tasks.flows import chain_for
 
-        if will_retry_later(exc) and self.will_retry(exc, 0, retries=0):
-            countdown = self.countdown(exc, 0, retries=0)
-            mark_waiting(event_id, countdown)
+        if not (will_retry_later(exc) and self.will_retry(exc, 0, retries=0)):
+            self.dead_letter(event_id, step, exc, task_name=flow.task_name(step))
+            return False
+        countdown = self.countdown(exc, 0, retries=0)
+        mark_waiting(event_id, countdown)
+        try:
             chain_for(flow.entity, event_id, step, deferred=1 if is_deferred(exc) else 0).apply_async(
                 countdown=countdown, retries=1)
-            log.info("step handed over for a retry", event_id=event_id, step=step, countdown=round(countdown, 2))
-            return
-        self.dead_letter(event_id, step, exc, task_name=flow.task_name(step))
-        raise exc
+        except Exception:  # the step's row says "retrying" and its wait marker is set: the sweeper publishes it
+            log.exception("could not publish the retry of a step; the sweeper will", event_id=event_id, step=step)
+            raise
+        log.info("step handed over for a retry", event_id=event_id, step=step, countdown=round(countdown, 2))
+        return True
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         """A retry that starts is no longer waiting: from here its lease says it is alive."""

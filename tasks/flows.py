@@ -34,25 +34,29 @@ def _make_step_task(flow: Flow, step: str) -> Task:
             # A later step run in this task is at its first attempt, as it would be in a task of its own.
             return self.will_retry(exc, deferred) if at == step else self.will_retry(exc, 0, retries=0)
 
+        dead: BaseException | None = None
         try:
             try:
                 outcome = run_steps(get_runtime(), flow, step, event_id, will_retry=will_retry,
                                     go_on=self.steps_together_budget(), task_id=self.request.id)
             except StepFailed as failed:
                 self.halt_chain()  # the chain's next tasks are for steps already done or handed over
-                self.hand_over(flow, event_id, failed.step, failed.error)
-                return event_id
+                if not self.hand_over(flow, event_id, failed.step, failed.error):
+                    dead = failed.error  # raised below, out of this handler: the task shows as FAILURE
             except Exception as exc:
                 if will_retry_later(exc) and self.will_retry(exc, deferred):
                     raise self.retry_later(exc, event_id, deferred) from exc
                 self.dead_letter(event_id, step, exc)
                 raise
-            if outcome.step != step:
-                self.halt_chain()  # ran ahead: what is left goes on in a chain from the next step
-                if outcome.proceed:
-                    chain_for(flow.entity, event_id, flow.step_after(outcome.step)).apply_async()
-            elif not outcome.proceed:
-                self.halt_chain()
+            else:
+                if outcome.step != step:
+                    self.halt_chain()  # ran ahead: what is left goes on in a chain from the next step
+                    if outcome.proceed:
+                        go_on_from(flow, event_id, flow.step_after(outcome.step))
+                elif not outcome.proceed:
+                    self.halt_chain()
+            if dead is not None:
+                raise dead
             return event_id
         finally:
             structlog.contextvars.clear_contextvars()
@@ -60,6 +64,15 @@ def _make_step_task(flow: Flow, step: str) -> Task:
     run.__name__ = f"{flow.entity}_{step}"
     run.__doc__ = f"Step {step!r} of the {flow.entity} flow, and the steps after it while they succeed."
     return app.task(bind=True, base=SyncTask, name=flow.task_name(step))(run)
+
+
+def go_on_from(flow: Flow, event_id: int, step: str) -> None:
+    """Publish the rest of a run that stopped early, from its next step."""
+    try:
+        chain_for(flow.entity, event_id, step).apply_async()
+    except Exception:  # the event is active and no lease holds it: the sweeper publishes it again
+        log.exception("could not publish the rest of the flow; the sweeper will", event_id=event_id, step=step)
+        raise
 
 
 def _make_poll_task(flow: Flow, poller: Poller) -> Task:

@@ -19,7 +19,7 @@ import structlog
 
 from integration.errors import HeldForReview, IntegrationError, PermanentError, TransientError, Waiting, classify
 from integration.store import models as m
-from integration.store.repository import EventRow
+from integration.store.repository import EventRow, Store
 
 if TYPE_CHECKING:
     from integration.runtime import Runtime
@@ -162,20 +162,25 @@ def run_steps(rt: Runtime, flow: Flow, step: str, event_id: int, *,
     # One execution of an event at a time: a redelivered message and the sweeper's re-enqueue may race. The
     # lock is a lease renewed while the steps run, and the sweeper's sign of life: a killed worker's lease runs
     # out within PSINFOR_EVENT_LOCK_SECONDS and the sweeper then publishes the event again.
-    with rt.record_lock(event_lock_name(event_id), wait=5):
+    with rt.record_lock(event_lock_name(event_id), wait=5) as lease:
         started = store.start_step(event_id, step, flow.step_before(step), task_id=task_id)
         current = step
         outcome = StepOutcome(proceed=False, status="noop")
+
+        def held_and_go_on() -> bool:  # a lease lost while a step ran is not carried into the next one
+            return not lease.lost and go_on()
+
         while started is not None:
             try:
-                outcome, started = _run_started(rt, flow, current, started, partial(will_retry, current), go_on,
-                                                task_id)
+                outcome, started = _run_started(rt, flow, current, started, partial(will_retry, current),
+                                                held_and_go_on, task_id)
             except Exception as exc:
                 if current == step:
                     raise
                 raise StepFailed(current, exc) from exc
             if started is not None:
                 current = flow.step_after(current)
+                lease.begin_hold()  # each step gets the hold limit a task of its own would have
         return StepOutcome(outcome.proceed, outcome.status, step=current)
 
 
@@ -232,16 +237,38 @@ def _run_started(rt: Runtime, flow: Flow, step: str, started: Started, retrying:
         store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc), attempt_id=attempt)
         bound.exception("step failed", transient=error["transient"])
         raise
-    if index == len(names) - 1:
-        store.finish_step(event_id, step, output, final_status=m.SUCCEEDED, result=output, attempt_id=attempt)
+    last = index == len(names) - 1
+    following: Started | None = None
+    try:
+        if last:
+            store.finish_step(event_id, step, output, final_status=m.SUCCEEDED, result=output, attempt_id=attempt)
+        elif go_on():
+            following = store.advance_step(event_id, step, output, attempt_id=attempt, next_step=names[index + 1],
+                                           task_id=task_id)
+            if following is None:  # the event was finished or moved on meanwhile: nothing left for this run
+                return StepOutcome(proceed=False, status="noop"), None
+        else:
+            store.finish_step(event_id, step, output, attempt_id=attempt)
+    except Exception as exc:
+        _unrecorded(store, event_id, step, attempt, exc, retrying, bound)
+        raise
+    if last:
         bound.info("event succeeded", **{k: v for k, v in output.items() if isinstance(v, str | int)})
         return StepOutcome(proceed=False, status=m.SUCCEEDED), None
     bound.debug("step done")
-    if not go_on():
-        store.finish_step(event_id, step, output, attempt_id=attempt)
-        return StepOutcome(proceed=True, status=m.RUNNING), None
-    following = store.advance_step(event_id, step, output, attempt_id=attempt, next_step=names[index + 1],
-                                   task_id=task_id)
-    if following is None:  # the event was finished or moved on meanwhile: nothing left for this run
-        return StepOutcome(proceed=False, status="noop"), None
     return StepOutcome(proceed=True, status=m.RUNNING), following
+
+
+def _unrecorded(store: Store, event_id: int, step: str, attempt: int, exc: BaseException,
+                retrying: Callable[[BaseException], bool], bound: Any) -> None:
+    """A step ran but its end could not be written (a snapshot over the store's bound, a database failure): it
+    will run again or be dead-lettered, so its row and attempt say it failed. Best effort: the store may be what
+    failed, and the sweeper still finds the step by its running row."""
+    error = exc.to_dict() if isinstance(exc, IntegrationError) else describe_error(exc)
+    error["transient"] = classify(exc).transient
+    try:
+        store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc), attempt_id=attempt)
+    except Exception as again:
+        bound.warning("the failure of the step could not be recorded either", error=type(again).__name__)
+    bound.error("the end of the step could not be recorded", error=error.get("message"),
+                transient=error["transient"])

@@ -160,7 +160,8 @@ class Store:
                                                   "b_error": None, "b_now": now})
                 return _begin_step(conn, event_id, next_step, step, task_id)
         except IntegrityError:  # another execution inserted the next step's row at the same moment
-            raise TransientError(f"event {event_id} step {next_step} is being started by another worker") from None
+            raise TransientError(f"event {event_id}: the end of step {step} was not recorded, as step {next_step} "
+                                 "was being started by another worker at the same moment") from None
 
     def finish_step(self, event_id: int, step: str, output: dict[str, Any] | None, *,
                     final_status: str | None = None, result: dict[str, Any] | None = None,

@@ -36,6 +36,10 @@ def _step(name: str):
         retries[(name, attempt)] = current_task.request.retries if current_task else -1
         if mode == "slow":
             time.sleep(0.6)
+        if mode == "huge":  # an output over the store's bound: the step runs, its end cannot be written
+            from integration.store.db import MAX_JSON_BYTES
+
+            return {"blob": "x" * (MAX_JSON_BYTES + 1)}
         if mode == "flaky" and attempt <= 2:
             raise TransientError(f"{name} timed out (attempt {attempt})")
         if mode == "always-transient":
@@ -143,6 +147,17 @@ def test_a_later_step_that_fails_for_good_is_dead_lettered_as_itself(probe, clea
     [letter] = probe.store.list_dead_letters()
     assert (letter.event_id, letter.step, letter.task_name) == (event_id, "load", "psinfor.probe.load")
     assert calls["load"] == 1
+
+
+def test_a_later_step_whose_end_cannot_be_written_is_dead_lettered_as_itself(probe, clean_broker):
+    behaviour["transform"] = "huge"
+    event_id = _run(probe, "huge")
+    [letter] = probe.store.list_dead_letters()
+    assert (letter.event_id, letter.step, letter.error_type) == (event_id, "transform", "PermanentError")
+    assert "too large to keep" in letter.message
+    steps = {s["step"]: s["status"] for s in probe.store.event_snapshot(event_id)["steps"]}
+    assert steps == {"extract": "done", "transform": "failed"}  # recorded as failed, not left running
+    assert calls["validate"] == 0
 
 
 def test_permanent_failure_dead_letters_at_once_and_stops_the_chain(probe, clean_broker):

@@ -52,6 +52,25 @@ def test_a_dead_holders_lease_runs_out(redis_client):
     _wait(lambda: not redis_client.exists(lease.key), timeout=5)
 
 
+def test_each_step_of_a_run_gets_the_hold_limit_from_its_own_start(redis_client):
+    """Steps run together under one lease (``run_steps``): the limit on how long a hung step keeps its lease
+    counts from the step's start, not from the first step's."""
+    import time
+
+    from integration.runtime import MAX_HOLD_LEASES
+
+    lease = Lease(redis_client, "psinfor:lock:event:3", seconds=1.0)
+    assert lease.acquire(0)
+    try:
+        first_step = time.monotonic() - MAX_HOLD_LEASES * 1.0 + 0.5  # the run's first step began long ago
+        lease.taken = first_step
+        assert lease.expired_hold(time.monotonic() + 1)  # one more second: over the limit, counted from it
+        lease.begin_hold()  # the next step starts
+        assert not lease.expired_hold(time.monotonic() + 1)
+    finally:
+        lease.release()
+
+
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
