@@ -47,6 +47,7 @@ def test_a_good_configuration_passes_every_check(good_env):
         ({"SWEEPER_STALE_SECONDS": "-1"}, "SWEEPER_STALE_SECONDS='-1': must be more than 0"),
         ({"PS_TIMEOUT": "nan"}, "PS_TIMEOUT='nan': not a number of seconds"),
         ({"PS_USE_WS_KEY_PARAM": "maybe"}, "PS_USE_WS_KEY_PARAM='maybe': not a yes/no value"),
+        ({"PSINFOR_STEPS_TOGETHER": "maybe"}, "PSINFOR_STEPS_TOGETHER='maybe': not a yes/no value"),
         ({"PS_URL": "shop.example.com/api"}, "PS_URL='shop.example.com/api': not an http(s) URL"),
         ({"PS_TIMEZONE": "Paris"}, "PS_TIMEZONE='Paris': not a time zone"),
         ({"PS_ID_SHOP": "0"}, "PS_ID_SHOP='0': must be at least 1"),
