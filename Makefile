@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help install demo test test-fast lint bench eval chaos worker beat web flower fuzz db-upgrade replay-failed \
+.PHONY: help install demo test test-fast lint bench eval chaos worker beat web flower fuzz screenshots db-upgrade replay-failed \
         resync-orders resync-order reconcile-stock sandbox-prestashop sandbox-infor clean prestashop-module php-deps \
         php-test
 
@@ -59,6 +59,9 @@ flower: $(STAMP) ## Flower on 127.0.0.1:FLOWER_PORT with basic auth from FLOWER_
 	  auth="$$(cat "$$FLOWER_BASIC_AUTH_FILE")" || { echo "make flower: FLOWER_BASIC_AUTH_FILE=$$FLOWER_BASIC_AUTH_FILE cannot be read" >&2; exit 2; }; fi; \
 	case "$$auth" in ?*:?*) ;; *) echo "make flower: set FLOWER_BASIC_AUTH=user:password (or FLOWER_BASIC_AUTH_FILE, a file holding it); Flower never runs without auth" >&2; exit 2;; esac; \
 	FLOWER_BASIC_AUTH="$$auth" exec $(BIN)/celery -A tasks.app flower --address=127.0.0.1 --port=$${FLOWER_PORT:-5555}
+
+screenshots: $(STAMP) ## refresh the console screenshots in docs/console/ (the README links them) from the browser test
+	PSINFOR_SCREENSHOTS=docs/console $(BIN)/python -m pytest tests/console/test_console_browser.py -q
 
 fuzz: $(STAMP) ## hypothesis-driven bad requests against the receiver (FUZZ_EXAMPLES, default 5000): zero 5xx, rows, messages
 	PSINFOR_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest tests/unit/test_fuzz_receiver.py -q -s

@@ -29,7 +29,9 @@ CONSOLE_SECRET = "console-test-secret-0123456789abcdef0123456789"
 PASSWORDS = {"admin": "admin-password-1", "operator": "operator-password-1", "viewer": "viewer-password-1"}
 CHROMIUM = os.environ.get("PSINFOR_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("PSINFOR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
-SCREENSHOTS = PROJECT_ROOT / "docs" / "console"
+# The README's screenshots are refreshed on request (``make screenshots``); a test run writes its own under var/,
+# so that running the tests never changes tracked files.
+SCREENSHOTS = Path(os.environ.get("PSINFOR_SCREENSHOTS") or PROJECT_ROOT / "var" / "screenshots")
 
 
 @dataclass
@@ -121,7 +123,7 @@ def browser() -> Iterator[Any]:
 
 
 def screenshot(driver: Any, name: str, *, height: int | None = None) -> Path:
-    """A full-page PNG for docs/console/ (the README links them)."""
+    """A full-page PNG of the page (``make screenshots`` writes them to docs/console/, which the README links)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.execute_script("window.scrollTo(0, 0)")
     full = int(driver.execute_script("return Math.max(document.body.scrollHeight, 600)"))

@@ -3,7 +3,8 @@ letter, is replayed from the console once the item exists in Infor, and succeeds
 the mapping designer connects a field by drag and drop, previews it live on a real shop order and saves the
 YAML; a viewer is refused a replay; a POST without its CSRF token is refused. One browser for the module.
 
-Screenshots of each page go to docs/console/ (linked from the README).
+Screenshots of each page go to var/screenshots/, or to docs/console/ (linked from the README) with
+``make screenshots``.
 """
 
 from __future__ import annotations
