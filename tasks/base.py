@@ -118,10 +118,12 @@ class SyncTask(Task):
 
     def steps_together_budget(self) -> Callable[[], bool]:
         """Whether this task may go on to the flow's next step (``PSINFOR_STEPS_TOGETHER``): while the task has
-        run less than a quarter of its soft time limit, so that the step it goes on to still has most of it."""
+        run less than a quarter of its soft time limit. Under prefork, the step it goes on to still has most of the
+        limit; the threads pool enforces no time limit, and the budget then bounds how long one task runs."""
         if not self.app.conf.get("steps_together", True):
             return lambda: False
-        deadline = time.monotonic() + float(self.app.conf.get("task_soft_time_limit") or 120) / 4
+        limit = self.app.conf.get("task_soft_time_limit") or 120  # PSINFOR_SOFT_TIME_LIMIT: no task sets its own
+        deadline = time.monotonic() + float(limit) / 4
         return lambda: time.monotonic() < deadline
 
     def hand_over(self, flow: Flow, event_id: int, step: str, exc: BaseException) -> bool:
