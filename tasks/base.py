@@ -24,8 +24,9 @@ import structlog
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from integration.errors import IntegrationError, classify, register_transient
-from integration.flows.base import Flow, describe_error
+from celeryconfig import is_amqp
+from integration.errors import classify, register_transient
+from integration.flows.base import Flow, error_of
 from integration.flows.maintenance import WAIT_MARGIN_SECONDS, wait_key
 from integration.runtime import get_runtime
 
@@ -57,14 +58,6 @@ def wait_seconds(retry_after: float, base: float, maximum: float) -> float:
     waiters do not all come back at the same instant; never more than ``maximum``."""
     low = max(retry_after, base)
     return min(maximum, random.uniform(low, low + max(base, retry_after / 4)))
-
-
-def error_of(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, IntegrationError):
-        return exc.to_dict()
-    error = describe_error(exc)
-    error["transient"] = classify(exc).transient
-    return error
 
 
 class SyncTask(Task):
@@ -105,7 +98,7 @@ class SyncTask(Task):
             attempts = max(0, (self.request.retries if retries is None else retries) - deferred)
             retry_after = classify(exc).retry_after if exc is not None else 0.0
             seconds = max(backoff_seconds(attempts, base, maximum), min(retry_after, maximum))
-        if str(conf.broker_url or "").startswith(("amqp", "pyamqp")):
+        if is_amqp(str(conf.broker_url or "")):
             seconds = float(max(1, math.ceil(seconds)))
         return seconds
 
@@ -129,19 +122,14 @@ class SyncTask(Task):
     def hand_over(self, flow: Flow, event_id: int, step: str, exc: BaseException) -> bool:
         """A later step run in this task failed: retry that step in a task of its own, at its first retry, as
         its own task would have (``SyncTask.retry_later``), and say True; or dead-letter it and say False."""
-        from tasks.flows import chain_for
+        from tasks.flows import publish_from
 
         if not (will_retry_later(exc) and self.will_retry(exc, 0, retries=0)):
             self.dead_letter(event_id, step, exc, task_name=flow.task_name(step))
             return False
         countdown = self.countdown(exc, 0, retries=0)
         mark_waiting(event_id, countdown)
-        try:
-            chain_for(flow.entity, event_id, step, deferred=1 if is_deferred(exc) else 0).apply_async(
-                countdown=countdown, retries=1)
-        except Exception:  # the step's row says "retrying" and its wait marker is set: the sweeper publishes it
-            log.exception("could not publish the retry of a step; the sweeper will", event_id=event_id, step=step)
-            raise
+        publish_from(flow, event_id, step, deferred=1 if is_deferred(exc) else 0, countdown=countdown, retries=1)
         log.info("step handed over for a retry", event_id=event_id, step=step, countdown=round(countdown, 2))
         return True
 

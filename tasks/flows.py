@@ -52,7 +52,7 @@ def _make_step_task(flow: Flow, step: str) -> Task:
                 if outcome.step != step:
                     self.halt_chain()  # ran ahead: what is left goes on in a chain from the next step
                     if outcome.proceed:
-                        go_on_from(flow, event_id, flow.step_after(outcome.step))
+                        publish_from(flow, event_id, flow.step_after(outcome.step))
                 elif not outcome.proceed:
                     self.halt_chain()
             if dead is not None:
@@ -66,12 +66,14 @@ def _make_step_task(flow: Flow, step: str) -> Task:
     return app.task(bind=True, base=SyncTask, name=flow.task_name(step))(run)
 
 
-def go_on_from(flow: Flow, event_id: int, step: str) -> None:
-    """Publish the rest of a run that stopped early, from its next step."""
+def publish_from(flow: Flow, event_id: int, step: str, *, deferred: int = 0, **options: Any) -> None:
+    """Publish the event's chain from ``step``: the rest of a run that stopped early, or a later step handed over
+    for its retry (``options``: its countdown and retry count). A publish that fails leaves the event active
+    with no lease (and, for a retry, its wait marker): the sweeper publishes it again."""
     try:
-        chain_for(flow.entity, event_id, step).apply_async()
-    except Exception:  # the event is active and no lease holds it: the sweeper publishes it again
-        log.exception("could not publish the rest of the flow; the sweeper will", event_id=event_id, step=step)
+        chain_for(flow.entity, event_id, step, deferred=deferred).apply_async(**options)
+    except Exception:
+        log.exception("could not publish the event from this step; the sweeper will", event_id=event_id, step=step)
         raise
 
 

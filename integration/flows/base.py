@@ -132,6 +132,15 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
             "resolution": "an unexpected error: see the traceback in the dead letter and report it", "details": {}}
 
 
+def error_of(exc: BaseException) -> dict[str, Any]:
+    """``describe_error`` with ``transient`` as the one classifier (``errors.classify``) decides it."""
+    if isinstance(exc, IntegrationError):
+        return exc.to_dict()
+    error = describe_error(exc)
+    error["transient"] = classify(exc).transient
+    return error
+
+
 def event_lock_name(event_id: int) -> str:
     """The record lock (a lease renewed while held) taken around each step of the event."""
     return f"event:{event_id}"
@@ -231,8 +240,7 @@ def _run_started(rt: Runtime, flow: Flow, step: str, started: Started, retrying:
         bound.error("step failed, permanent", error=exc.message, resolution=exc.resolution)
         raise
     except Exception as exc:
-        error = describe_error(exc)
-        error["transient"] = classify(exc).transient
+        error = error_of(exc)
         error["traceback"] = tb.format_exc(limit=20)
         store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc), attempt_id=attempt)
         bound.exception("step failed", transient=error["transient"])
@@ -264,8 +272,7 @@ def _unrecorded(store: Store, event_id: int, step: str, attempt: int, exc: BaseE
     """A step ran but its end could not be written (a snapshot over the store's bound, a database failure): it
     will run again or be dead-lettered, so its row and attempt say it failed. Best effort: the store may be what
     failed, and the sweeper still finds the step by its running row."""
-    error = exc.to_dict() if isinstance(exc, IntegrationError) else describe_error(exc)
-    error["transient"] = classify(exc).transient
+    error = error_of(exc)
     try:
         store.fail_step(event_id, step, error, retrying=error["transient"] and retrying(exc), attempt_id=attempt)
     except Exception as again:

@@ -153,11 +153,7 @@ class Store:
         now = m.utcnow()
         try:
             with bounded_snapshot(f"event {event_id} step {step}"), get_engine(self.url).begin() as conn:
-                conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
-                                              "b_output": output, "b_now": now})
-                if attempt_id:
-                    conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": m.StepStatus.DONE,
-                                                  "b_error": None, "b_now": now})
+                _end_step(conn, event_id, step, output, attempt_id, m.StepStatus.DONE, now)
                 return _begin_step(conn, event_id, next_step, step, task_id)
         except IntegrityError:  # another execution inserted the next step's row at the same moment
             raise TransientError(f"event {event_id}: the end of step {step} was not recorded, as step {next_step} "
@@ -172,13 +168,8 @@ class Store:
         passes a window of rows along, never a whole catalogue. Core statements built once: this runs for
         every step of every event."""
         now = m.utcnow()
-        snapshot = output  # made JSON by the engine's serialiser (db._bounded_json), in one pass
         with bounded_snapshot(f"event {event_id} step {step}"), get_engine(self.url).begin() as conn:
-            conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
-                                          "b_output": snapshot, "b_now": now})
-            if attempt_id:
-                conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": outcome, "b_error": None,
-                                              "b_now": now})
+            _end_step(conn, event_id, step, output, attempt_id, outcome, now)
             # A final event keeps its outcome: a late duplicate never overwrites "succeeded" with "skipped".
             if final_status is None:
                 conn.execute(_Q.touch_event, {"b_event": event_id, "b_now": now})
@@ -1000,6 +991,17 @@ class Store:
 
 def _binding_key(connection: str, entity: str, ps_id: str) -> dict[str, str]:
     return {"b_connection": connection, "b_entity": entity, "b_ps": ps_id}
+
+
+def _end_step(conn: Connection, event_id: int, step: str, output: dict[str, Any] | None, attempt_id: int,
+              outcome: str, now: datetime) -> None:
+    """A step done, with its snapshot (made JSON by the engine's serialiser, ``db._bounded_json``, in one pass),
+    and its attempt's outcome, inside a transaction already open."""
+    conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
+                                  "b_output": output, "b_now": now})
+    if attempt_id:
+        conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": outcome, "b_error": None,
+                                      "b_now": now})
 
 
 def _begin_step(conn: Connection, event_id: int, step: str, previous_step: str | None,
