@@ -22,7 +22,17 @@ from tests.integration.conftest import wait_until
 calls: Counter[str] = Counter()
 behaviour: dict[str, str] = {}
 retries: dict[tuple[str, int], int] = {}  # (step, its n-th call) -> Celery's retry count of the running task
+held_since: dict[str, float] = {}  # step -> when its hold of the event's lease began (Lease.taken)
 _lock = threading.Lock()
+
+
+def _event_lease(event_id: int):
+    """The lease this process holds on the event now (the one the running step is under)."""
+    from integration.runtime import _keeper
+
+    with _keeper._lock:
+        [lease] = [lease for lease in _keeper._leases if lease.key.endswith(f"lock:event:{event_id}")]
+    return lease
 
 
 def _step(name: str):
@@ -34,6 +44,10 @@ def _step(name: str):
         from celery import current_task
 
         retries[(name, attempt)] = current_task.request.retries if current_task else -1
+        lease = _event_lease(event.id)
+        held_since[name] = lease.taken
+        if mode == "lose-lease":  # the keeper's verdict when another holder took the lease meanwhile
+            lease.lost = True
         if mode == "slow":
             time.sleep(0.6)
         if mode == "huge":  # an output over the store's bound: the step runs, its end cannot be written
@@ -68,6 +82,7 @@ def probe(make_settings, runtime_for, celery_app, worker):
     calls.clear()
     behaviour.clear()
     retries.clear()
+    held_since.clear()
     rt = runtime_for(make_settings())
     yield rt
     FLOWS.pop(PROBE.entity, None)
@@ -111,6 +126,17 @@ def test_steps_run_together_and_a_failed_later_step_is_retried_as_itself(probe):
     assert retried == last == load  # which goes on with load
     # validate's retries count as they would in a task per step: its first retry is a retry, not a fresh start
     assert [retries[("validate", n)] for n in (1, 2, 3)] == [0, 1, 2]
+
+
+def test_each_step_of_a_run_holds_the_lease_from_its_own_start_and_a_lost_lease_ends_the_run(probe):
+    behaviour["validate"] = "lose-lease"
+    event_id = _run(probe, "lease")
+    assert probe.store.get_event(event_id).status == m.SUCCEEDED
+    # each step's hold limit counts from its own start, as in a task of its own
+    assert held_since["extract"] < held_since["transform"] < held_since["validate"] < held_since["load"]
+    ran_by = dict(_tasks(probe, event_id))
+    assert ran_by["extract"] == ran_by["transform"] == ran_by["validate"]
+    assert ran_by["load"] != ran_by["validate"]  # the lease was lost under validate: load went on in a task of its own
 
 
 def test_with_steps_apart_each_step_is_a_task_of_its_own(probe, celery_app):
