@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from integration.connectors.http import network_cause, settle_environment
+from integration.connectors.http import network_cause, send, settle_environment
 from integration.connectors.infor.errors import (
     InforAuthError,
     InforHTTPError,
@@ -373,7 +373,7 @@ class M3Client:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         path = urlsplit(url).path
         try:
-            response = self.session.request(method, url, headers=headers, **kwargs)
+            response = send(self.session, method, url, headers=headers, **kwargs)
         except requests.exceptions.SSLError:
             raise InforHTTPError(f"M3 {label}: the ION API gateway's TLS certificate was refused", path=path,
                                  resolution="check the gateway URL (iu) and the CA bundle") from None

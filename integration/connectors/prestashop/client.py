@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from integration.config import Secret
-from integration.connectors.http import network_cause, settle_environment
+from integration.connectors.http import network_cause, send, settle_environment
 from integration.connectors.prestashop import parsing
 from integration.connectors.prestashop.errors import (
     PrestaShopError,
@@ -290,8 +290,8 @@ class PrestaShopClient:
             auth = (self._key.reveal(), "")
         headers = {"Content-Type": "text/xml; charset=utf-8"} if body is not None else {}
         try:
-            response = self.session.request(
-                method, url, params=params, data=body, headers=headers, auth=auth,
+            response = send(
+                self.session, method, url, params=params, data=body, headers=headers, auth=auth,
                 timeout=(min(self.timeout, 10.0), self.timeout), allow_redirects=method in ("GET", "HEAD"),
             )
         except PERMANENT_TRANSPORT_ERRORS as exc:

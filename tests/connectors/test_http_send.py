@@ -1,0 +1,85 @@
+"""``connectors.http.send``: the connectors' lean path through requests sends what ``Session.request`` would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integration.connectors.http import send, settle_environment
+
+URL = "http://erp.test/m3api-rest/v2/execute/MMS200MI/GetItmBasic"
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_params = st.dictionaries(st.text("ABCDEFGHIJ[]_", min_size=1, max_size=6),
+                          st.one_of(st.none(), _text, st.integers(), st.lists(_text, max_size=2)), max_size=5)
+_headers = st.dictionaries(st.sampled_from(["Accept", "X-Trace", "Content-Type"]),
+                           st.text("abcdefghij/;=-0123456789", min_size=1, max_size=12), max_size=3)
+
+
+def settled() -> requests.Session:
+    session = settle_environment(requests.Session(), URL)
+    session.headers["User-Agent"] = "psinfor-test/1"
+    return session
+
+
+def sent(call: Any) -> tuple[str | None, str | None, Any, dict[str, str]]:
+    request = call.request
+    return request.method, request.url, request.body, dict(request.headers)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method=st.sampled_from(["GET", "POST", "PUT"]), params=_params, headers=_headers,
+       body=st.one_of(st.none(), st.binary(max_size=20), st.fixed_dictionaries({"a": _text})),
+       auth=st.one_of(st.none(), st.just(("KEY", ""))))
+def test_the_same_request_as_session_request(method, params, headers, body, auth):
+    with responses.RequestsMock() as mock:
+        mock.add(method, URL, body=b"{}", status=200)
+        session = settled()
+        body_args = {"json": body} if isinstance(body, dict) else {"data": body}
+        send(session, method, URL, params=params, headers=headers, auth=auth, timeout=5, **body_args)
+        session.request(method, URL, params=params, headers=headers, auth=auth, timeout=5, **body_args)
+        ours, theirs = mock.calls[0], mock.calls[1]
+        assert sent(ours) == sent(theirs)
+
+
+@responses.activate
+def test_cookies_set_by_the_server_go_back_with_the_next_request():
+    responses.add("GET", URL, body=b"{}", headers={"Set-Cookie": "affinity=node-2; Path=/"})
+    session = settled()
+    send(session, "GET", URL, timeout=5)
+    send(session, "GET", URL, timeout=5)
+    assert "Cookie" not in responses.calls[0].request.headers
+    assert responses.calls[1].request.headers["Cookie"] == "affinity=node-2"
+
+
+@responses.activate
+def test_redirects_are_followed_as_session_send_follows_them_and_only_when_asked():
+    moved = "http://erp.test/moved"
+    responses.add("GET", URL, status=301, headers={"Location": moved})
+    responses.add("GET", moved, body=b"here")
+    followed = send(settled(), "GET", URL, timeout=5)
+    assert (followed.status_code, followed.content, followed.url) == (200, b"here", moved)
+    assert [r.status_code for r in followed.history] == [301]
+    kept = send(settled(), "GET", URL, timeout=5, allow_redirects=False)
+    assert kept.status_code == 301 and kept.history == []
+
+
+@responses.activate
+def test_the_body_is_read_before_the_response_is_returned():
+    responses.add("GET", URL, body=b'{"results": []}')
+    response = send(settled(), "GET", URL, timeout=5)
+    assert response.raw.closed or response._content_consumed  # read: the connection went back to the pool
+    assert response.json() == {"results": []}
+
+
+@responses.activate
+def test_an_unsettled_session_goes_through_session_request():
+    responses.add("GET", URL, body=b"{}")
+    session = requests.Session()  # trust_env still on: requests merges the environment as it always did
+    response = send(session, "GET", URL, params={"ITNO": "A1"}, timeout=5)
+    assert response.status_code == 200
+    assert responses.calls[0].request.url == URL + "?ITNO=A1"
