@@ -66,12 +66,12 @@ def record(rt: Runtime, connection: str, order: Order, *, accepted: bool, event_
     rt.store.record_order_history(history_row(connection, order, accepted=accepted, event_id=event_id))
 
 
-def _past(row: Any) -> PastOrder:
-    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key; a row read
-    without its lines has none)."""
+def _past(row: Any, *, lines: bool) -> PastOrder:
+    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key). ``lines``:
+    whether the rows were read with their lines (asking a row for a column it lacks costs an exception)."""
     return PastOrder(int(row.ps_order_id), int(row.customer_id), row.placed_at, Decimal(row.value), row.currency,
                      row.delivery_country, row.invoice_country, row.carrier, row.address_hash,
-                     tuple([(str(line[0]), int(line[1])) for line in getattr(row, "lines", None) or ()]),
+                     tuple([(str(line[0]), int(line[1])) for line in row.lines or ()]) if lines else (),
                      bool(row.accepted), int(row.customer_group or 0))
 
 
@@ -92,7 +92,7 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
     store, now, me = rt.store, order.order_date, order.ps_order_id
     # Past lines only when the quantity detector will judge a line of this order (most orders have none).
     lines = t.quantity.enabled and any(line.quantity >= t.quantity.min_quantity for line in order.lines)
-    history = [_past(r) for r in reversed(store.customer_order_history(
+    history = [_past(r, lines=lines) for r in reversed(store.customer_order_history(
         connection, order.customer.ps_customer_id, before=now, exclude_order=me, limit=HISTORY_LIMIT, lines=lines))]
     recent: list[PastOrder] = []
     if t.velocity.enabled:
