@@ -45,8 +45,9 @@ def send(session: requests.Session, method: str, url: str, *, params: Any = None
     if headers:
         merged.update(headers)
     request = requests.PreparedRequest()
+    # The session's cookies as a copy, as Session.prepare_request merges them: a redirect adds to the request's.
     request.prepare(method=method, url=url, headers=merged, params=params, data=data, json=json,
-                    auth=auth or session.auth, cookies=session.cookies if len(session.cookies) else None)
+                    auth=auth or session.auth, cookies=session.cookies.copy())
     options: dict[str, Any] = {"timeout": timeout, "verify": session.verify, "cert": session.cert,
                                "proxies": session.proxies}
     response = session.get_adapter(url).send(request, stream=False, **options)

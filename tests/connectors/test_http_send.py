@@ -83,3 +83,14 @@ def test_an_unsettled_session_goes_through_session_request():
     response = send(session, "GET", URL, params={"ITNO": "A1"}, timeout=5)
     assert response.status_code == 200
     assert responses.calls[0].request.url == URL + "?ITNO=A1"
+
+
+@responses.activate
+def test_a_cookie_goes_along_a_redirect_and_stays_in_the_session():
+    moved = "http://erp.test/moved"
+    responses.add("GET", URL, status=302, headers={"Location": moved, "Set-Cookie": "affinity=node-3; Path=/"})
+    responses.add("GET", moved, body=b"here")
+    session = settled()
+    send(session, "GET", URL, timeout=5)
+    assert responses.calls[1].request.headers["Cookie"] == "affinity=node-3"
+    assert session.cookies.get("affinity") == "node-3"
