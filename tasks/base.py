@@ -104,10 +104,15 @@ class SyncTask(Task):
 
     def retry_later(self, exc: BaseException, event_id: int, deferred: int) -> BaseException:
         """The Retry to raise: waits are counted in ``deferred``, attempts by Celery's retry count."""
-        waits = deferred + (1 if is_deferred(exc) else 0)
-        countdown = self.countdown(exc, deferred)
-        mark_waiting(event_id, countdown)
+        countdown, waits = self._plan_retry(exc, event_id, deferred)
         return self.retry(exc=exc, countdown=countdown, args=[event_id], kwargs={"deferred": waits}, throw=False)
+
+    def _plan_retry(self, exc: BaseException, event_id: int, deferred: int, *,
+                    retries: int | None = None) -> tuple[float, int]:
+        """A step's next retry: its countdown, marked as the event's wait, and its count of waits with this one."""
+        countdown = self.countdown(exc, deferred, retries=retries)
+        mark_waiting(event_id, countdown)
+        return countdown, deferred + (1 if is_deferred(exc) else 0)
 
     def steps_together_budget(self) -> Callable[[], bool]:
         """Whether this task may go on to the flow's next step (``PSINFOR_STEPS_TOGETHER``): while the task has
@@ -127,9 +132,8 @@ class SyncTask(Task):
         if not (will_retry_later(exc) and self.will_retry(exc, 0, retries=0)):
             self.dead_letter(event_id, step, exc, task_name=flow.task_name(step))
             return False
-        countdown = self.countdown(exc, 0, retries=0)
-        mark_waiting(event_id, countdown)
-        publish_from(flow, event_id, step, deferred=1 if is_deferred(exc) else 0, countdown=countdown, retries=1)
+        countdown, waits = self._plan_retry(exc, event_id, 0, retries=0)
+        publish_from(flow, event_id, step, deferred=waits, countdown=countdown, retries=1)
         log.info("step handed over for a retry", event_id=event_id, step=step, countdown=round(countdown, 2))
         return True
 
