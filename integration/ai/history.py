@@ -165,8 +165,17 @@ def _price_names(rt: Runtime, connection: str, cuno: str, order: Order) -> list[
     items = _priced_items(order)
     if not items:
         return []
-    return [rt.key("m3price", connection, "unavailable"),
-            *(rt.key("m3price", connection, cuno, order.erp_currency, itno) for itno in items)]
+    return [_unavailable_key(rt, connection),
+            *(_price_key(rt, connection, cuno, order.erp_currency, itno) for itno in items)]
+
+
+def _unavailable_key(rt: Runtime, connection: str) -> str:
+    """Set while the tenant has no OIS320MI/GetPriceLine, so M3 is not asked for every order."""
+    return rt.key("m3price", connection, "unavailable")
+
+
+def _price_key(rt: Runtime, connection: str, cuno: str, currency: str, itno: str) -> str:
+    return rt.key("m3price", connection, cuno, currency, itno)
 
 
 def _priced_items(order: Order) -> list[str]:
@@ -185,7 +194,6 @@ def m3_prices(rt: Runtime, connection: str, cuno: str, order: Order,
     if not items:
         return {}
     currency = order.erp_currency
-    unavailable = rt.key("m3price", connection, "unavailable")
     if cached is None:
         cached = rt.redis.mget(_price_names(rt, connection, cuno, order))
     flag, *cached = cached
@@ -205,7 +213,7 @@ def m3_prices(rt: Runtime, connection: str, cuno: str, order: Order,
                               order_date=order.order_date.date())
     except PriceLineUnavailable:
         log.warning("M3 has no OIS320MI/GetPriceLine: line prices are not checked", connection=connection)
-        rt.redis.set(unavailable, "1", ex=UNAVAILABLE_TTL_SECONDS)
+        rt.redis.set(_unavailable_key(rt, connection), "1", ex=UNAVAILABLE_TTL_SECONDS)
         return prices
     except (TransientError, M3Error) as exc:  # detection must not hold the order hostage: check it without
         log.warning("M3 prices not available now: line prices of this order are not checked",
@@ -218,7 +226,7 @@ def m3_prices(rt: Runtime, connection: str, cuno: str, order: Order,
         comparable = (found is not None and found.vat_included == tax_included
                       and (not found.currency or found.currency == currency))
         text = str(found.unit_price) if comparable and found is not None else ""
-        pipe.set(rt.key("m3price", connection, cuno, currency, itno), text, ex=PRICE_TTL_SECONDS)
+        pipe.set(_price_key(rt, connection, cuno, currency, itno), text, ex=PRICE_TTL_SECONDS)
         if text:
             try:
                 prices[itno] = Decimal(text)
