@@ -32,6 +32,7 @@ from integration.errors import TransientError
 
 if TYPE_CHECKING:
     from integration.runtime import Runtime
+    from integration.store.repository import PastOrderRow, RecentOrderRow
 
 log = structlog.get_logger("psinfor.ai.history")
 
@@ -66,22 +67,21 @@ def record(rt: Runtime, connection: str, order: Order, *, accepted: bool, event_
     rt.store.record_order_history(history_row(connection, order, accepted=accepted, event_id=event_id))
 
 
-def _past(row: Any, *, lines: bool) -> PastOrder:
-    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key). ``lines``:
-    whether the rows were read with their lines (asking a row for a column it lacks costs an exception)."""
-    return PastOrder(int(row.ps_order_id), int(row.customer_id), row.placed_at, Decimal(row.value), row.currency,
+def _past(row: PastOrderRow) -> PastOrder:
+    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key)."""
+    return PastOrder(row.ps_order_id, row.customer_id, row.placed_at, Decimal(row.value), row.currency,
                      row.delivery_country, row.invoice_country, row.carrier, row.address_hash,
-                     tuple([(str(line[0]), int(line[1])) for line in row.lines or ()]) if lines else (),
-                     bool(row.accepted), int(row.customer_group or 0))
+                     tuple([(str(line[0]), int(line[1])) for line in row.lines or ()]), row.accepted,
+                     row.customer_group)
 
 
 _NO_VALUE = Decimal(0)
 
 
-def _recent(row: Any, own_key: str, own_hash: str) -> PastOrder:
+def _recent(row: RecentOrderRow, own_key: str, own_hash: str) -> PastOrder:
     """A row of ``recent_order_history`` for the velocity detector: who, when, where (all it reads). A row at
     the order's own address gets the order's address key, as the detector compares keys."""
-    return PastOrder(int(row.ps_order_id), int(row.customer_id), row.placed_at, _NO_VALUE, "", "", "", "",
+    return PastOrder(row.ps_order_id, row.customer_id, row.placed_at, _NO_VALUE, "", "", "", "",
                      own_key if row.address_hash == own_hash else row.address_hash, accepted=False)
 
 
@@ -92,7 +92,7 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
     store, now, me = rt.store, order.order_date, order.ps_order_id
     # Past lines only when the quantity detector will judge a line of this order (most orders have none).
     lines = t.quantity.enabled and any(line.quantity >= t.quantity.min_quantity for line in order.lines)
-    history = [_past(r, lines=lines) for r in reversed(store.customer_order_history(
+    history = [_past(r) for r in reversed(store.customer_order_history(
         connection, order.customer.ps_customer_id, before=now, exclude_order=me, limit=HISTORY_LIMIT, lines=lines))]
     recent: list[PastOrder] = []
     if t.velocity.enabled:
