@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Select
 
 from integration.store.db import get_engine
-from integration.store.repository import PastOrderRow, RecentOrderRow, Store, _Q
+from integration.store.repository import _Q, PastOrderRow, RecentOrderRow, Store
 
 CONN = "default"
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
