@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
+from requests.utils import to_key_val_list
 
 
 def settle_environment(session: requests.Session, url: str) -> requests.Session:
@@ -46,7 +48,7 @@ def send(session: requests.Session, method: str, url: str, *, params: Any = None
         merged.update(headers)
     request = requests.PreparedRequest()
     # The session's cookies as a copy, as Session.prepare_request merges them: a redirect adds to the request's.
-    request.prepare(method=method, url=url, headers=merged, params=params, data=data, json=json,
+    request.prepare(method=method, url=url, headers=merged, params=query_string(params), data=data, json=json,
                     auth=auth or session.auth, cookies=session.cookies.copy())
     options: dict[str, Any] = {"timeout": timeout, "verify": session.verify, "cert": session.cert,
                                "proxies": session.proxies}
@@ -58,6 +60,22 @@ def send(session: requests.Session, method: str, url: str, *, params: Any = None
         response = history.pop()
         response.history = history
     return response
+
+
+def query_string(params: Any) -> str | bytes:
+    """``params`` encoded as requests encodes them (``RequestEncodingMixin._encode_params``: a value list repeats
+    the key, None is left out). requests first asks whether ``params`` is a file-like object, a runtime-Protocol
+    ``isinstance`` that costs more than the encoding itself, even for no params at all."""
+    if params is None:
+        return ""
+    if isinstance(params, str | bytes):
+        return params
+    pairs: list[tuple[Any, Any]] = []
+    for key, values in to_key_val_list(params):
+        if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+            values = [values]
+        pairs.extend((key, value) for value in values if value is not None)
+    return urlencode(pairs, doseq=True)
 
 
 # What a failed connection *was*, in words an operator can act on. Found by walking the exception's chain

@@ -148,7 +148,8 @@ def validate(rt: Runtime, event: EventView, transformed: dict[str, Any]) -> dict
     if not event.payload.get(m.REVIEW_RELEASED):  # an operator released it: the anomalies were seen
         _check_anomalies(rt, event, order, transformed["cuno"])
     _remember(rt, event, order, accepted=True)
-    return transformed
+    # What load needs: the canonical order was for the checks, and transform's snapshot keeps it.
+    return {k: v for k, v in transformed.items() if k != "canonical"}
 
 
 def _check_anomalies(rt: Runtime, event: EventView, order: Any, cuno: str) -> None:
