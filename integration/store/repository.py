@@ -1190,10 +1190,11 @@ def _as_json_array(query: Select[Any], dialect: str) -> Select[Any] | None:
     return wrapped
 
 
-def _utc(text: str) -> datetime:
+def _utc(value: str | datetime) -> datetime:
     """A datetime as the JSON arrays carry it (SQLite's stored text, naive UTC; PostgreSQL's ISO text with its
-    offset), aware in UTC as ``models.UTCDateTime`` reads it."""
-    value = datetime.fromisoformat(text)
+    offset) or as another database's driver gives it, aware in UTC as ``models.UTCDateTime`` reads it."""
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -65,3 +65,13 @@ def test_an_empty_history_is_an_empty_list(store: Store):
     assert store.customer_order_history(CONN, 1, before=T0, exclude_order=0) == []
     assert store.recent_order_history(CONN, since=T0 - timedelta(days=1), until=T0, customer_id=1,
                                       address_hash="", exclude_order=0) == []
+
+
+def test_a_datetime_reads_the_same_from_either_database_or_a_driver():
+    from integration.store.repository import _utc
+
+    want = datetime(2026, 11, 30, 12, 0, 0, 500000, tzinfo=UTC)
+    assert _utc("2026-11-30 12:00:00.500000") == want  # SQLite's stored text: naive UTC
+    assert _utc("2026-11-30T13:00:00.5+01:00") == want  # PostgreSQL's JSON text, in the session's zone
+    assert _utc(want.replace(tzinfo=None)) == want  # a driver's naive datetime
+    assert all(_utc(v).tzinfo is UTC for v in ("2026-11-30 12:00:00", "2026-11-30T12:00:00+02:00"))
