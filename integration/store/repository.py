@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import JSON, Connection, Select, Table, and_, bindparam, case, delete, func, insert, select, update
@@ -1193,9 +1193,7 @@ def _as_json_array(query: Select[Any], dialect: str) -> Select[Any] | None:
 def _utc(value: str | datetime) -> datetime:
     """A datetime as the JSON arrays carry it (SQLite's stored text, naive UTC; PostgreSQL's ISO text with its
     offset) or as another database's driver gives it, aware in UTC as ``models.UTCDateTime`` reads it."""
-    if not isinstance(value, datetime):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return m.as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
 
 
 def stale_cutoff(seconds: int) -> datetime:
