@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import JSON, Connection, Select, Table, and_, bindparam, case, delete, func, insert, select, update
@@ -1170,24 +1171,18 @@ def bounded_snapshot(where: str) -> Iterator[None]:
         raise
 
 
-_json_arrays: dict[tuple[int, str], Select[Any] | None] = {}
-
-
+@lru_cache(maxsize=32)
 def _as_json_array(query: Select[Any], dialect: str) -> Select[Any] | None:
     """``query`` wrapped to answer one row: a JSON array of its rows, each an array of its columns (SQLite's
-    ``json_group_array``, PostgreSQL's ``json_agg``); None for another database. Built once per query."""
-    key = (id(query), dialect)
-    if key in _json_arrays:
-        return _json_arrays[key]
+    ``json_group_array``, PostgreSQL's ``json_agg``); None for another database. Built once per query (the
+    ``_Q`` statements, cached by identity)."""
     inner = query.subquery()
-    wrapped: Select[Any] | None = None
     if dialect == "sqlite":  # a JSON column is text there: json() embeds it as JSON, not as a string
         columns = [func.json(c) if isinstance(c.type, JSON) else c for c in inner.c]
-        wrapped = select(func.json_group_array(func.json_array(*columns)))
-    elif dialect == "postgresql":
-        wrapped = select(func.json_agg(func.json_build_array(*inner.c)))
-    _json_arrays[key] = wrapped
-    return wrapped
+        return select(func.json_group_array(func.json_array(*columns)))
+    if dialect == "postgresql":
+        return select(func.json_agg(func.json_build_array(*inner.c)))
+    return None
 
 
 def _utc(value: str | datetime) -> datetime:
