@@ -95,8 +95,11 @@ def test_an_order_twenty_times_the_usual_is_held_released_and_synced_once(pipeli
     from integration.ai.history import context_for
 
     rt = pipeline.rt
-    order = rt.mapping.ps_order_to_canonical(
-        pipeline.store.step_outputs(done.id)["extract"]["bundle"])  # type: ignore[index]
+    outputs = pipeline.store.step_outputs(done.id)
+    # validate hands load only what load reads: the canonical order stays in transform's snapshot alone.
+    assert "canonical" in outputs["transform"] and "canonical" not in outputs["validate"]  # type: ignore[operator]
+    assert outputs["validate"]["calls"] == outputs["transform"]["calls"]  # type: ignore[index]
+    order = rt.mapping.ps_order_to_canonical(outputs["extract"]["bundle"])  # type: ignore[index]
     assert len(context_for(rt, "default", order, done.result["cuno"]).history) == 6  # itself excluded
 
 
