@@ -7,9 +7,69 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from requests.cookies import extract_cookies_to_jar
+from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import to_key_val_list
+from urllib3.connectionpool import ConnectionPool
+
+# The response headers that can set a cookie (http.cookiejar reads these two).
+_SET_COOKIE = ("set-cookie", "set-cookie2")
+
+
+class PooledAdapter(HTTPAdapter):
+    """requests' adapter without two look-ups it repeats on every call of a session that uses no proxy.
+
+    For each call, requests parses the URL three times to find the host's connection pool (through a pool key it
+    builds anew) and to write the request line. Here the pool of an origin (scheme, host and port, with the
+    session's TLS settings) is found once and kept while the pool manager keeps it open, and the request line is
+    the URL's path, as requests writes it when no proxy is in the way. With a proxy, requests' own look-ups run.
+    ``send`` is requests' own, so what intercepts requests' transport (``responses`` in the tests) sees every call.
+    """
+
+    _KEPT = 16  # origins; a connector talks to one or two
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[str, Any, Any], ConnectionPool] = {}
+
+    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
+                                        proxies: Mapping[str, str] | None = None,
+                                        cert: Any = None) -> ConnectionPool:
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, dict(proxies), cert)
+        url = str(request.url)
+        start = url.find("://") + 3
+        end = url.find("/", start)
+        key = (url if end < 0 else url[:end], verify, cert)
+        pool = self._pools.get(key)
+        if pool is not None and getattr(pool, "pool", None) is not None:  # not closed by the pool manager since
+            return pool
+        pool = super().get_connection_with_tls_context(request, verify, None, cert)
+        if len(self._pools) >= self._KEPT:
+            self._pools.clear()
+        self._pools[key] = pool
+        return pool
+
+    def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
+        if proxies:
+            return super().request_url(request, dict(proxies))
+        path = request.path_url
+        return f"/{path.lstrip('/')}" if path.startswith("//") else path  # as requests writes it
+
+    def close(self) -> None:
+        self._pools.clear()
+        super().close()
+
+
+def pooled_session(**adapter_options: Any) -> requests.Session:
+    """A session whose http and https calls go through a ``PooledAdapter`` (``adapter_options``: pool sizes,
+    retries, as ``HTTPAdapter`` takes them)."""
+    session = requests.Session()
+    adapter = PooledAdapter(**adapter_options)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def settle_environment(session: requests.Session, url: str) -> requests.Session:
@@ -47,14 +107,25 @@ def send(session: requests.Session, method: str, url: str, *, params: Any = None
     if headers:
         merged.update(headers)
     request = requests.PreparedRequest()
-    # The session's cookies as a copy, as Session.prepare_request merges them: a redirect adds to the request's.
-    request.prepare(method=method, url=url, headers=merged, params=query_string(params), data=data, json=json,
-                    auth=auth or session.auth, cookies=session.cookies.copy())
+    # PreparedRequest.prepare's steps in its order, with the cookies' only when the session holds any: neither
+    # the shop nor ION sets cookies, and an empty jar costs as much to apply as a full one.
+    request.prepare_method(method)
+    request.prepare_url(url, query_string(params))
+    request.prepare_headers(merged)
+    if len(session.cookies):
+        # The session's cookies as a copy, as Session.prepare_request merges them: a redirect adds to the request's.
+        request.prepare_cookies(session.cookies.copy())
+    else:
+        request._cookies = RequestsCookieJar()  # type: ignore[attr-defined]  # what a redirect (resolve_redirects) adds to
+    request.prepare_body(data, None, json)
+    request.prepare_auth(auth or session.auth, url)
+    request.prepare_hooks(None)
     options: dict[str, Any] = {"timeout": timeout, "verify": session.verify, "cert": session.cert,
                                "proxies": session.proxies}
     response = session.get_adapter(url).send(request, stream=False, **options)
     response.content  # noqa: B018 - read the body now, as Session.send does when not streaming
-    extract_cookies_to_jar(session.cookies, request, response.raw)
+    if any(name in response.headers for name in _SET_COOKIE):
+        extract_cookies_to_jar(session.cookies, request, response.raw)
     if allow_redirects and response.is_redirect:
         history = [response, *session.resolve_redirects(response, request, stream=False, **options)]
         response = history.pop()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 import requests
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integration.connectors.http import send, settle_environment
+from integration.connectors.http import PooledAdapter, pooled_session, send, settle_environment
 
 URL = "http://erp.test/m3api-rest/v2/execute/MMS200MI/GetItmBasic"
 
@@ -21,7 +25,7 @@ _headers = st.dictionaries(st.sampled_from(["Accept", "X-Trace", "Content-Type"]
 
 
 def settled() -> requests.Session:
-    session = settle_environment(requests.Session(), URL)
+    session = settle_environment(pooled_session(), URL)
     session.headers["User-Agent"] = "psinfor-test/1"
     return session
 
@@ -94,3 +98,72 @@ def test_a_cookie_goes_along_a_redirect_and_stays_in_the_session():
     send(session, "GET", URL, timeout=5)
     assert responses.calls[1].request.headers["Cookie"] == "affinity=node-3"
     assert session.cookies.get("affinity") == "node-3"
+
+
+# --- PooledAdapter, against a real server (``responses`` replaces the adapter's send, so it cannot see this) ----
+
+class _Recorder(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[str, str, str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.command, self.path, self.headers.get("Cookie")))
+        body = b"{}"
+        self.send_response(200)
+        if self.path.endswith("/login"):
+            self.send_header("Set-Cookie", "affinity=node-4; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Recorder.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_the_pooled_adapter_sends_the_request_lines_requests_sends(server):
+    paths = ["/api/orders/1", "/api/orders?display=full&filter[id]=[1|2]", "//double/slash", "/a%20b/c?x=%C3%A9"]
+    for session in (settle_environment(requests.Session(), server), settle_environment(pooled_session(), server)):
+        for path in paths:
+            assert send(session, "GET", server + path, params={"q": "é x"}, timeout=5).status_code == 200
+    theirs, ours = _Recorder.seen[:len(paths)], _Recorder.seen[len(paths):]
+    assert ours == theirs
+
+
+def test_the_pooled_adapter_finds_a_host_pool_once_and_a_new_one_after_the_pool_manager_closed_it(server):
+    session = settle_environment(pooled_session(), server)
+    adapter = session.get_adapter(server)
+    assert isinstance(adapter, PooledAdapter)
+    send(session, "GET", server + "/one", timeout=5)
+    pool = adapter.poolmanager.connection_from_url(server)
+    send(session, "GET", server + "/two", timeout=5)
+    assert adapter.poolmanager.connection_from_url(server) is pool and len(adapter._pools) == 1
+    adapter.poolmanager.clear()  # closes every pool, as its LRU does with the oldest
+    assert send(session, "GET", server + "/three", timeout=5).status_code == 200
+    assert [p for _, p, _ in _Recorder.seen] == ["/one", "/two", "/three"]
+
+
+def test_the_pooled_adapter_leaves_a_proxied_call_to_requests(server):
+    session = settle_environment(pooled_session(), server)
+    session.proxies = {"http": server}  # the recorder stands in for the proxy: it gets the absolute URL
+    send(session, "GET", "http://shop.invalid/api/orders/7", timeout=5)
+    assert _Recorder.seen == [("GET", "http://shop.invalid/api/orders/7", None)]
+
+
+def test_a_cookie_a_real_server_sets_goes_back_with_the_next_request(server):
+    session = settle_environment(pooled_session(), server)
+    send(session, "GET", server + "/none", timeout=5)
+    assert len(session.cookies) == 0
+    send(session, "GET", server + "/login", timeout=5)
+    send(session, "GET", server + "/after", timeout=5)
+    assert [c for _, _, c in _Recorder.seen] == [None, None, "affinity=node-4"]

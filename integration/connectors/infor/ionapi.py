@@ -22,7 +22,7 @@ import requests
 from redis.exceptions import RedisError
 
 from integration.config import InforSettings, Secret
-from integration.connectors.http import network_cause, settle_environment
+from integration.connectors.http import network_cause, pooled_session, settle_environment
 from integration.connectors.infor.errors import InforAuthError, InforTransientError
 from integration.errors import ConfigurationError
 
@@ -185,7 +185,7 @@ class TokenProvider:
                  redis: Any | None = None, timeout: float = 30.0, lock_timeout: float = 30.0,
                  key_prefix: str = ""):
         self.credentials = credentials
-        self.session = session or settle_environment(requests.Session(), credentials.token_url)
+        self.session = session or settle_environment(pooled_session(), credentials.token_url)
         self.redis = redis
         self.timeout = timeout
         self.lock_timeout = lock_timeout

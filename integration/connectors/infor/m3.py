@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from integration.connectors.http import network_cause, send, settle_environment
+from integration.connectors.http import network_cause, pooled_session, send, settle_environment
 from integration.connectors.infor.errors import (
     InforAuthError,
     InforHTTPError,
@@ -191,7 +191,7 @@ class M3Client:
         self.credentials = credentials
         self.cono = str(cono)
         self.divi = str(divi)
-        self.session = session or settle_environment(requests.Session(), credentials.api_base)
+        self.session = session or settle_environment(pooled_session(), credentials.api_base)
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout or max(timeout, 180.0)
         self.list_cap = list_cap  # a list this long from a bulk POST may have been cut (InforSettings.list_cap)

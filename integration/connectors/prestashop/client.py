@@ -24,11 +24,10 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from integration.config import Secret
-from integration.connectors.http import network_cause, send, settle_environment
+from integration.connectors.http import network_cause, pooled_session, send, settle_environment
 from integration.connectors.prestashop import parsing
 from integration.connectors.prestashop.errors import (
     PrestaShopError,
@@ -102,10 +101,7 @@ def make_session(max_retries: int = 3, pool_size: int = 32) -> requests.Session:
         raise_on_status=False,
         respect_retry_after_header=True,
     )
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session = pooled_session(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
     session.headers["User-Agent"] = "psinfor-prestashop/0.1"
     return session
 
