@@ -94,16 +94,7 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
     lines = t.quantity.enabled and any(line.quantity >= t.quantity.min_quantity for line in order.lines)
     history = [_past(r) for r in reversed(store.customer_order_history(
         connection, order.customer.ps_customer_id, before=now, exclude_order=me, limit=HISTORY_LIMIT, lines=lines))]
-    recent: list[PastOrder] = []
-    if t.velocity.enabled:
-        window = max(timedelta(minutes=t.velocity.customer_window_minutes),
-                     timedelta(hours=t.velocity.address_window_hours))
-        own_key = address_key(order.delivery_address)
-        own = address_hash(order)
-        recent = [_recent(r, own_key, own)
-                  for r in store.recent_order_history(connection, since=now - window, until=now,
-                                                      customer_id=order.customer.ps_customer_id,
-                                                      address_hash=own, exclude_order=me)]
+    recent = _velocity_rows(rt, connection, order, t) if t.velocity.enabled else []
     item_quantities, group_quantities = _quantities(rt, connection, order, history, t)
     # The cached prices and combination counts of the order, in one Redis round trip.
     prices = _price_names(rt, connection, cuno, order) if t.line_price.enabled else []
@@ -115,6 +106,27 @@ def context_for(rt: Runtime, connection: str, order: Order, cuno: str,
         m3_prices=m3_prices(rt, connection, cuno, order, cached=cached[:len(prices)]) if prices else {},
         combinations=_combinations(rt, connection, order, keys, combinations, cached[len(prices):]),
         recent=recent)
+
+
+def _velocity_rows(rt: Runtime, connection: str, order: Order, t: Thresholds) -> list[PastOrder]:
+    """The orders the velocity detector judges ``order`` with, read only when it will find something: first the
+    two counts it holds against its limits (one small query), then, only when one is over its limit, the rows
+    (the detector names the earlier orders). Under the limits no rows give the same answer: none."""
+    v, store, now, me = t.velocity, rt.store, order.order_date, order.ps_order_id
+    customer = order.customer.ps_customer_id
+    customer_since = now - timedelta(minutes=v.customer_window_minutes)
+    address_since = now - timedelta(hours=v.address_window_hours)
+    own = address_hash(order)
+    orders, customers = store.velocity_counts(connection, customer_id=customer, customer_since=customer_since,
+                                              address_hash=own, address_since=address_since, until=now,
+                                              exclude_order=me)
+    # velocity_findings counts the order itself with the customer's, and its customer with the address's.
+    if orders + 1 <= v.max_customer_orders and customers + 1 <= v.max_address_customers:
+        return []
+    own_key = address_key(order.delivery_address)
+    return [_recent(r, own_key, own)
+            for r in store.recent_order_history(connection, since=min(customer_since, address_since), until=now,
+                                                customer_id=customer, address_hash=own, exclude_order=me)]
 
 
 def _quantities(rt: Runtime, connection: str, order: Order, history: Sequence[PastOrder],

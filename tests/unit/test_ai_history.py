@@ -56,7 +56,11 @@ def test_history_keeps_accepted_orders_apart_and_never_the_order_itself(rt: Runt
     context = ctx(rt, order)
     assert len(context.history) == 6 and all(p.accepted for p in context.history)
     assert [p.placed_at for p in context.history] == sorted(p.placed_at for p in context.history)
-    assert [p.ps_order_id for p in context.recent] == [held.ps_order_id]  # held: counts for velocity only
+    # Held: it counts for velocity only (read when a count is over a limit, which this one is not).
+    assert context.recent == []
+    assert [r.ps_order_id for r in rt.store.recent_order_history(
+        CONN, since=order.order_date - timedelta(days=1), until=order.order_date, customer_id=1,
+        address_hash=history.address_hash(order), exclude_order=order.ps_order_id)] == [held.ps_order_id]
     assert context.history[0].value == Decimal("20.00") and context.history[0].lines == (("IT1", 1),)
     assert [f.detector for f in detect(order, context)] == ["order_value"]
 
@@ -182,3 +186,36 @@ def test_m3_prices_are_cached_and_a_tenant_without_them_is_not_asked_again(rt: R
             ["line_price"]
     finally:
         sandbox.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_velocity_finds_what_it_found_reading_every_recent_order(rt: Runtime, seed: int):
+    """The velocity detector's rows are read only when a count is over a limit: its findings must be those it made
+    from every order of the customer or to the address in its windows, whatever the limits."""
+    import random
+
+    from integration.ai.anomaly import address_key, velocity_findings
+    from integration.ai.thresholds import Velocity
+
+    rnd = random.Random(seed)
+    streets = ["1 Main Street", "9 Rue du Four", "3 Quai Voltaire"]
+    for _ in range(60):
+        past = make_order(rnd.randint(1, 5), at=T0 - timedelta(minutes=rnd.randint(1, 2000)),
+                          street=rnd.choice(streets))
+        history.record(rt, CONN, past, accepted=rnd.random() < 0.7)
+    found = {True: 0, False: 0}
+    for _ in range(40):
+        order = make_order(rnd.randint(1, 6), street=rnd.choice(streets))
+        limits = Velocity(max_customer_orders=rnd.choice([1, 2, 4, 50]), max_address_customers=rnd.choice([1, 3, 9]),
+                          customer_window_minutes=rnd.choice([30, 60, 600]), address_window_hours=rnd.choice([1, 24]))
+        t = Thresholds(line_price=LinePrice(enabled=False), velocity=limits)
+        window = max(timedelta(minutes=limits.customer_window_minutes), timedelta(hours=limits.address_window_hours))
+        own = history.address_hash(order)
+        every = [history._recent(r, address_key(order.delivery_address), own) for r in rt.store.recent_order_history(
+            CONN, since=order.order_date - window, until=order.order_date, customer_id=order.customer.ps_customer_id,
+            address_hash=own, exclude_order=order.ps_order_id)]
+        want = velocity_findings(order, every, limits)
+        got = velocity_findings(order, history.context_for(rt, CONN, order, "C", t).recent, limits)
+        assert got == want
+        found[bool(want)] += 1
+    assert found[True] and found[False]  # both answers were asked for

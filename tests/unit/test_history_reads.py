@@ -1,5 +1,6 @@
 """The detectors' history reads (``Store.customer_order_history``, ``recent_order_history``) come as one JSON row:
-they must answer exactly what the plain rows of the same queries say, on SQLite and on PostgreSQL."""
+they must answer exactly what the plain rows of the same queries say, on SQLite and on PostgreSQL. The velocity
+reads (``recent_order_history`` on two indexes, ``velocity_counts``) must answer what their plain definition says."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam, select
 
+from integration.store import models as m
 from integration.store.db import get_engine
 from integration.store.repository import _Q, PastOrderRow, RecentOrderRow, Store
 
@@ -75,3 +77,38 @@ def test_a_datetime_reads_the_same_from_either_database_or_a_driver():
     assert _utc("2026-11-30T13:00:00.5+01:00") == want  # PostgreSQL's JSON text, in the session's zone
     assert _utc(want.replace(tzinfo=None)) == want  # a driver's naive datetime
     assert all(_utc(v).tzinfo is UTC for v in ("2026-11-30 12:00:00", "2026-11-30T12:00:00+02:00"))
+
+
+_oh = m.OrderHistory.__table__.c
+# What the velocity reads are: every order of the customer or to the address in the window, oldest first.
+_RECENT_DEFINITION = select(_oh.id, _oh.ps_order_id, _oh.customer_id, _oh.placed_at, _oh.address_hash).where(
+    _oh.connection == bindparam("b_connection"), _oh.placed_at >= bindparam("b_since"),
+    _oh.placed_at <= bindparam("b_until"),
+    (_oh.customer_id == bindparam("b_customer")) | (_oh.address_hash == bindparam("b_address")),
+    _oh.ps_order_id != bindparam("b_exclude")).order_by(_oh.placed_at, _oh.id).limit(bindparam("b_limit"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_velocity_reads_answer_what_their_definition_says(store: Store, seed: int):
+    _fill(store, seed)
+    rnd = random.Random(seed)
+    for customer in (1, 2, 3, 4, 9):
+        for address in ("a" * 32, "b" * 32, "", "c" * 32):
+            until = T0 - timedelta(minutes=rnd.choice([0, 10, 95]))
+            since = until - timedelta(minutes=rnd.choice([60, 300, 1440]))
+            exclude = rnd.choice([0, 3, 50])
+            params = {"b_connection": CONN, "b_since": since, "b_until": until, "b_customer": customer,
+                      "b_address": address, "b_exclude": exclude}
+            for limit in (3, 500):
+                want = [RecentOrderRow(*row) for row in _plain(store, _RECENT_DEFINITION, {**params, "b_limit": limit})]
+                assert store.recent_order_history(CONN, since=since, until=until, customer_id=customer,
+                                                  address_hash=address, exclude_order=exclude, limit=limit) == want
+            customer_since = until - timedelta(minutes=rnd.choice([30, 60, 200]))
+            rows = [RecentOrderRow(*row) for row in _plain(store, _RECENT_DEFINITION, {
+                **params, "b_since": min(since, customer_since), "b_limit": 10_000})]
+            orders = sum(1 for r in rows if r.customer_id == customer and r.placed_at >= customer_since)
+            customers = len({r.customer_id for r in rows if r.address_hash == address and r.customer_id != customer
+                             and r.placed_at >= since})
+            assert store.velocity_counts(CONN, customer_id=customer, customer_since=customer_since,
+                                         address_hash=address, address_since=since, until=until,
+                                         exclude_order=exclude) == (orders, customers)
