@@ -13,12 +13,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration.jsonutil import json_default, to_jsonable
+from integration.jsonutil import fast_dumps_text, json_default, loads, to_jsonable
 
 # Every JSON value the store writes (payloads, step snapshots, results) is bounded: a step's output is the next
 # step's input, so a batch flow must carry a window of rows, never a whole catalogue. Checked where the JSON is
 # made anyway, so it costs nothing per step.
 MAX_JSON_BYTES = 4 * 1024 * 1024
+# The bound is on the text ``json.dumps`` writes (ASCII, ", " and ": "). orjson's compact text with characters as
+# themselves is shorter, by at most 12 times (one astral character against its two \uXXXX escapes): over this,
+# json writes the text again and the bound is decided on exactly what it was before.
+_FAST_TEXT_SURE = MAX_JSON_BYTES // 12
 
 
 class SnapshotTooLarge(ValueError):
@@ -27,9 +31,12 @@ class SnapshotTooLarge(ValueError):
 
 def _bounded_json(value: Any) -> str:
     """The engine's JSON serialiser: Decimal, dates and dataclasses the way ``jsonutil.to_jsonable`` writes them,
-    converted by ``json`` itself as it meets them rather than by a copy of the whole value first."""
+    converted as they are met rather than by a copy of the whole value first. Written by orjson where it means
+    the same as ``json.dumps(value, default=json_default)`` (``jsonutil.fast_dumps_text``), else by json."""
     try:
-        text = json.dumps(value, default=json_default)
+        text = fast_dumps_text(value, json_default)
+        if len(text) > _FAST_TEXT_SURE:
+            text = json.dumps(value, default=json_default)
     except TypeError:  # a key json cannot write (a tuple, a Decimal): the full conversion names keys as text
         text = json.dumps(to_jsonable(value))
     if len(text) > MAX_JSON_BYTES:
@@ -59,7 +66,8 @@ def get_engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             parsed = make_url(url)
-            kwargs: dict[str, Any] = {"future": True, "json_serializer": _bounded_json}
+            kwargs: dict[str, Any] = {"future": True, "json_serializer": _bounded_json,
+                                      "json_deserializer": loads}
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

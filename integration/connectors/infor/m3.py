@@ -13,6 +13,7 @@ outcome is unknown, ``WriteOutcomeUnknown``); M3's own refusals are permanent ``
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
 import time
@@ -37,6 +38,7 @@ from integration.connectors.infor.errors import (
 from integration.connectors.infor.ionapi import TRANSIENT_STATUSES, IonApiCredentials, TokenProvider
 from integration.connectors.infor.metadata import fit_record
 from integration.errors import MappingError
+from integration.jsonutil import loads
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +399,7 @@ class M3Client:
         if status not in (200, 400):
             raise InforHTTPError(f"M3 {label}: unexpected HTTP {status}", status=status, path=path)
         try:
-            return response.json()
+            return _json_body(response)
         except ValueError:
             raise InforHTTPError(f"M3 {label}: HTTP {status} without a JSON body", status=status,
                                  path=path) from None
@@ -416,6 +418,18 @@ class M3Client:
 
 class _Unauthorized(Exception):
     """Internal: the gateway answered 401 (token dropped already)."""
+
+
+def _json_body(response: requests.Response) -> Any:
+    """``response.json()``, read by orjson from the bytes when the answer is UTF-8 (M3's, ``application/json``).
+    Anything orjson would not read the same (see ``jsonutil.loads``), and an answer in another charset, is left
+    to ``response.json()`` itself, with its decoding and its error (a ValueError)."""
+    encoding = response.encoding
+    try:
+        utf8 = encoding is None or codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    return loads(response.content, fallback=response.json) if utf8 else response.json()
 
 
 def _retry_after(value: str | None) -> float | None:
