@@ -277,6 +277,9 @@ def combination_findings(order: Order, combinations: Mapping[tuple[str, str], Ma
 
 
 def velocity_findings(order: Order, recent: Sequence[PastOrder], t: Any) -> list[Finding]:
+    """Too many orders of the customer, or too many customers at the address, in a short time. What counts here
+    is also counted in SQL (``Store.velocity_counts``), so that ``history._velocity_rows`` reads the rows only
+    when a limit is crossed: a change to what counts changes both (``test_velocity_finds_what_it_found...``)."""
     if not t.enabled:
         return []
     now = order.order_date

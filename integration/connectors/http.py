@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import to_key_val_list
@@ -22,16 +22,20 @@ class PooledAdapter(HTTPAdapter):
 
     For each call, requests parses the URL three times to find the host's connection pool (through a pool key it
     builds anew) and to write the request line. Here the pool of an origin (scheme, host and port, with the
-    session's TLS settings) is found once and kept while the pool manager keeps it open, and the request line is
-    the URL's path, as requests writes it when no proxy is in the way. With a proxy, requests' own look-ups run.
-    ``send`` is requests' own, so what intercepts requests' transport (``responses`` in the tests) sees every call.
+    session's TLS settings) is found through requests once and then kept, for as many origins as the pool manager
+    keeps pools (``pool_connections``; another origin is looked up by requests each time), until the adapter
+    closes. Without a proxy the request line is the URL's path, as requests writes it. With
+    a proxy, requests' own look-ups run. ``send`` is requests' own, so what intercepts requests' transport
+    (``responses`` in the tests) sees every call.
     """
-
-    _KEPT = 16  # origins; a connector talks to one or two
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pools: dict[tuple[str, Any, Any], ConnectionPool] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # an unpickled adapter starts with no pools, as requests'
+        super().__setstate__(state)  # type: ignore[misc]
+        self._pools = {}
 
     def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
                                         proxies: Mapping[str, str] | None = None,
@@ -41,24 +45,24 @@ class PooledAdapter(HTTPAdapter):
         url = str(request.url)
         start = url.find("://") + 3
         end = url.find("/", start)
-        key = (url if end < 0 else url[:end], verify, cert)
+        key = (url if end < 0 else url[:end], verify, tuple(cert) if isinstance(cert, list) else cert)
         pool = self._pools.get(key)
-        if pool is not None and getattr(pool, "pool", None) is not None:  # not closed by the pool manager since
-            return pool
-        pool = super().get_connection_with_tls_context(request, verify, None, cert)
-        if len(self._pools) >= self._KEPT:
-            self._pools.clear()
-        self._pools[key] = pool
+        if pool is None:
+            pool = super().get_connection_with_tls_context(request, verify, None, cert)
+            if len(self._pools) < getattr(self, "_pool_connections", DEFAULT_POOLSIZE):
+                self._pools[key] = pool
         return pool
 
     def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
         if proxies:
             return super().request_url(request, dict(proxies))
-        path = request.path_url
-        return f"/{path.lstrip('/')}" if path.startswith("//") else path  # as requests writes it
+        return request.path_url  # what requests writes when no proxy is in the way
 
     def close(self) -> None:
-        self._pools.clear()
+        """Close the kept pools too: the pool manager may have let one go while it was kept here."""
+        kept, self._pools = list(self._pools.values()), {}
+        for pool in kept:
+            pool.close()
         super().close()
 
 
@@ -115,8 +119,10 @@ def send(session: requests.Session, method: str, url: str, *, params: Any = None
     if len(session.cookies):
         # The session's cookies as a copy, as Session.prepare_request merges them: a redirect adds to the request's.
         request.prepare_cookies(session.cookies.copy())
-    else:
-        request._cookies = RequestsCookieJar()  # type: ignore[attr-defined]  # what a redirect (resolve_redirects) adds to
+    else:  # the jar a redirect (resolve_redirects) adds to, with the session's policy, as a copy would have
+        jar = RequestsCookieJar()
+        jar.set_policy(session.cookies.get_policy())
+        request._cookies = jar  # type: ignore[attr-defined]
     request.prepare_body(data, None, json)
     request.prepare_auth(auth or session.auth, url)
     request.prepare_hooks(None)

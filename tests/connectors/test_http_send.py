@@ -140,17 +140,31 @@ def test_the_pooled_adapter_sends_the_request_lines_requests_sends(server):
     assert ours == theirs
 
 
-def test_the_pooled_adapter_finds_a_host_pool_once_and_a_new_one_after_the_pool_manager_closed_it(server):
+def test_the_pooled_adapter_finds_a_host_pool_once_and_closes_it_with_the_adapter(server):
     session = settle_environment(pooled_session(), server)
     adapter = session.get_adapter(server)
     assert isinstance(adapter, PooledAdapter)
-    send(session, "GET", server + "/one", timeout=5)
-    pool = adapter.poolmanager.connection_from_url(server)
-    send(session, "GET", server + "/two", timeout=5)
-    assert adapter.poolmanager.connection_from_url(server) is pool and len(adapter._pools) == 1
-    adapter.poolmanager.clear()  # closes every pool, as its LRU does with the oldest
-    assert send(session, "GET", server + "/three", timeout=5).status_code == 200
-    assert [p for _, p, _ in _Recorder.seen] == ["/one", "/two", "/three"]
+    lookups: list[object] = []
+    find = adapter.poolmanager.connection_from_host
+    adapter.poolmanager.connection_from_host = lambda *a, **k: lookups.append(a or k) or find(*a, **k)
+    for path in ("/one", "/two", "/three?x=1"):
+        send(session, "GET", server + path, timeout=5)
+    assert len(lookups) == 1  # requests' look-up once; the kept pool after that
+    [pool] = adapter._pools.values()
+    adapter.poolmanager.clear()  # the manager lets it go (urllib3 2 leaves it open): it is still ours to close
+    assert send(session, "GET", server + "/four", timeout=5).status_code == 200 and len(lookups) == 1
+    adapter.close()
+    assert pool.pool is None and adapter._pools == {}
+    assert [p for _, p, _ in _Recorder.seen] == ["/one", "/two", "/three?x=1", "/four"]
+
+
+def test_the_pooled_adapter_keeps_no_more_origins_than_the_pool_manager_keeps_pools(server):
+    session = settle_environment(pooled_session(pool_connections=1), server)
+    adapter = session.get_adapter(server)
+    other = server.replace("127.0.0.1", "localhost")
+    for url in (server, other, server, other):
+        assert send(session, "GET", url + "/x", timeout=5).status_code == 200
+    assert [origin for origin, _, _ in adapter._pools] == [server]
 
 
 def test_the_pooled_adapter_leaves_a_proxied_call_to_requests(server):
@@ -167,3 +181,13 @@ def test_a_cookie_a_real_server_sets_goes_back_with_the_next_request(server):
     send(session, "GET", server + "/login", timeout=5)
     send(session, "GET", server + "/after", timeout=5)
     assert [c for _, _, c in _Recorder.seen] == [None, None, "affinity=node-4"]
+
+
+def test_an_unpickled_pooled_adapter_sends_as_a_fresh_one(server):
+    import pickle
+
+    session = settle_environment(pooled_session(), server)
+    send(session, "GET", server + "/before", timeout=5)
+    again = pickle.loads(pickle.dumps(session))
+    assert send(again, "GET", server + "/after", timeout=5).status_code == 200
+    assert len(again.get_adapter(server)._pools) == 1

@@ -203,9 +203,13 @@ def test_velocity_finds_what_it_found_reading_every_recent_order(rt: Runtime, se
         past = make_order(rnd.randint(1, 5), at=T0 - timedelta(minutes=rnd.randint(1, 2000)),
                           street=rnd.choice(streets))
         history.record(rt, CONN, past, accepted=rnd.random() < 0.7)
+    for customer in (1, 2):  # at the very instant of the orders judged below: inside both windows
+        history.record(rt, CONN, make_order(customer, street=streets[0]), accepted=True)
     found = {True: 0, False: 0}
     for _ in range(40):
         order = make_order(rnd.randint(1, 6), street=rnd.choice(streets))
+        if rnd.random() < 0.5:  # already in the store (a validate run again): never part of its own counts
+            history.record(rt, CONN, order, accepted=False)
         limits = Velocity(max_customer_orders=rnd.choice([1, 2, 4, 50]), max_address_customers=rnd.choice([1, 3, 9]),
                           customer_window_minutes=rnd.choice([30, 60, 600]), address_window_hours=rnd.choice([1, 24]))
         t = Thresholds(line_price=LinePrice(enabled=False), velocity=limits)
