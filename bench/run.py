@@ -1,7 +1,8 @@
 """``make bench``: throughput of the whole system on this machine, as real processes.
 
 1. The receiver: signed webhooks posted concurrently (requests/s, p50/p99 latency).
-2. The ceiling: bare Celery chains of 4 no-op tasks on the same Redis, queue and threads pool.
+2. The ceiling: bare Celery chains of 4 no-op tasks on the same Redis, queue and threads pool, measured before and
+   after the orders (the baseline of the ratios is their mean: the machines drift within minutes).
 3. End to end: N orders placed in the PrestaShop sandbox, each announced by a signed webhook, until every one
    is an Infor order: orders/s, worker CPU ms per order, API calls per order on each side.
 4. The sandboxes' simple-GET rates (they must not be the bottleneck).
@@ -121,6 +122,16 @@ def bench_bare_chains(stack: Stack, total: int) -> dict[str, Any]:
             "worker_cpu_ms_per_chain": round(cpu * 1000 / max(1, finished), 2),
             "worker_consumer_cpu_ms_per_chain": round(consumer * 1000 / max(1, finished), 2),
             "pool": f"threads -c {stack.worker_concurrency}"}
+
+
+def bracketed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The bare chains measured before and after the orders, as one baseline: their mean figures, and both runs.
+
+    The machines drift by 10-30 % within minutes, and a baseline taken only before the orders moved the ratio
+    by as much from one run to the next; one taken on both sides of them is what the orders ran beside."""
+    mean = {key: round((value + after[key]) / 2, 3 if key.endswith("seconds") else 2)
+            for key, value in before.items() if isinstance(value, int | float) and key != "chains"}
+    return {**before, **mean, "runs": [before, after]}
 
 
 def _stats(url: str) -> dict[str, Any]:
@@ -262,6 +273,10 @@ def main() -> None:
             spy.wait(timeout=60)
         print(f"  { {k: v for k, v in results['end_to_end'].items() if not k.endswith(('route', 'transaction'))} }",
               flush=True)
+        print(f"ceiling again: {args.chains} bare 4-step chains …", flush=True)
+        after = bench_bare_chains(stack, args.chains)
+        print(f"  {after}", flush=True)
+        results["bare_chains"] = bracketed(results["bare_chains"], after)
         stack.stop_process("worker")
         print("sandboxes: simple GET rates …", flush=True)
         results["sandbox_prestashop_get"] = bench_sandbox_get(stack.ps_url, "/api/products/1", 2000, 16,
@@ -309,8 +324,10 @@ def _print_summary(r: dict[str, Any]) -> None:
     print(f"  end to end      : {e2e['succeeded']}/{e2e['orders']} orders in {e2e['seconds']}s = "
           f"{e2e['orders_per_s']} orders/s; worker CPU {e2e['worker_cpu_ms_per_order']} ms/order (Celery's consumer "
           f"thread {e2e['worker_consumer_cpu_ms_per_order']}, kernel {e2e['worker_system_cpu_ms_per_order']})")
+    runs = " / ".join(str(run["worker_cpu_ms_per_chain"]) for run in bare.get("runs", [bare]))
     print(f"  ceiling         : {bare['chains_per_s']} bare 4-step chains/s "
-          f"({bare['worker_cpu_ms_per_chain']} ms worker CPU per chain); ratio orders/s ÷ chains/s = "
+          f"({bare['worker_cpu_ms_per_chain']} ms worker CPU per chain: the mean of {runs}, before and after the "
+          f"orders); ratio orders/s ÷ chains/s = "
           f"{r['ratios']['orders_per_s_over_bare_chains_per_s']}; worker CPU per bare chain ÷ per order = "
           f"{r['ratios']['worker_cpu_per_bare_chain_over_per_order']}")
     print(f"  API calls/order : Infor {e2e['infor_calls_per_order']} HTTP calls "
