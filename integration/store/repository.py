@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from integration.errors import PermanentError, TransientError
-from integration.jsonutil import to_jsonable
+from integration.jsonutil import loads, to_jsonable
 from integration.store import models as m
 from integration.store.db import SnapshotTooLarge, get_engine, session_scope
 
@@ -1034,7 +1033,8 @@ class Store:
             value = conn.execute(aggregated, params).scalar()
         if value is None:  # json_agg over no rows
             return []
-        return cast(list[list[Any]], json.loads(value) if isinstance(value, str | bytes) else value)
+        # Read as the engine reads the store's JSON columns (its json_deserializer).
+        return cast(list[list[Any]], loads(value) if isinstance(value, str | bytes) else value)
 
     def item_quantities(self, connection: str, group: int, items: Sequence[str], *,
                         per_item: int = 200) -> dict[str, list[int]]:
