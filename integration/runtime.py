@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from integration.binder import Binder
     from integration.connectors.infor.m3 import M3Client
     from integration.connectors.prestashop.client import PrestaShopClient
+    from integration.connectors.resilience import CircuitBreaker
     from integration.mapping.engine import MappingEngine
 
 
@@ -135,6 +136,8 @@ class Runtime:
         self.settings = settings
         self.store = Store(settings.database_url)
         self._local = threading.local()
+        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self._breakers_lock = threading.Lock()
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -167,18 +170,30 @@ class Runtime:
             cache = self._local.clients = {}
         return cache
 
+    def breaker(self, system: str, connection: str) -> CircuitBreaker:
+        """The circuit breaker of one remote system of a connection, one per process: the clients are per thread,
+        and a breaker of their own would each read Redis's shared state and add their successes to it apart."""
+        with self._breakers_lock:
+            found = self._breakers.get((system, connection))
+            if found is None:
+                found = self._breakers[(system, connection)] = build_breaker(
+                    system, self.connection(connection), self.redis, self.settings.key_prefix)
+            return found
+
     def prestashop(self, connection: str) -> PrestaShopClient:
         cache = self._thread_cache()
         key = ("prestashop", connection)
         if key not in cache:
-            cache[key] = build_prestashop_client(self.connection(connection), self.redis, self.settings.key_prefix)
+            cache[key] = build_prestashop_client(self.connection(connection), self.redis, self.settings.key_prefix,
+                                                 breaker=self.breaker("prestashop", connection))
         return cache[key]  # type: ignore[no-any-return]
 
     def m3(self, connection: str) -> M3Client:
         cache = self._thread_cache()
         key = ("m3", connection)
         if key not in cache:
-            cache[key] = build_m3_client(self.connection(connection), self.redis, self.settings.key_prefix)
+            cache[key] = build_m3_client(self.connection(connection), self.redis, self.settings.key_prefix,
+                                         breaker=self.breaker("infor", connection))
         return cache[key]  # type: ignore[no-any-return]
 
     @contextmanager
@@ -208,19 +223,32 @@ class Runtime:
             return [bool(v) for v in pipe.execute()]
 
 
+def build_breaker(system: str, conn: ConnectionSettings, redis_client: redis.Redis | None,
+                  key_prefix: str = "") -> CircuitBreaker:
+    """The breaker of ``system`` (``prestashop`` or ``infor``) of one connection, named as every worker names it."""
+    from integration.connectors.resilience import CircuitBreaker
+
+    settings = conn.prestashop if system == "prestashop" else conn.infor
+    return CircuitBreaker(f"{system}:{conn.name}", settings.breaker_failures, settings.breaker_reset,
+                          redis=redis_client, key_prefix=key_prefix)
+
+
 def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis | None,
-                            key_prefix: str = "") -> PrestaShopClient:
+                            key_prefix: str = "", *, breaker: CircuitBreaker | None = None) -> PrestaShopClient:
     from integration.connectors.prestashop.client import PrestaShopClient
 
     if not conn.prestashop.key:
         raise ConfigurationError(f"connection {conn.name!r}: no PrestaShop key", resolution="set PS_KEY")
-    return PrestaShopClient.from_settings(conn.prestashop, redis=redis_client, name=conn.name, key_prefix=key_prefix)
+    shared = breaker or build_breaker("prestashop", conn, redis_client, key_prefix)
+    return PrestaShopClient.from_settings(conn.prestashop, redis=redis_client, name=conn.name, key_prefix=key_prefix,
+                                          breaker=shared)
 
 
-def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None, key_prefix: str = "") -> M3Client:
+def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None, key_prefix: str = "", *,
+                    breaker: CircuitBreaker | None = None) -> M3Client:
     from integration.connectors.infor.ionapi import IonApiCredentials, TokenProvider
     from integration.connectors.infor.m3 import M3Client
-    from integration.connectors.resilience import CircuitBreaker, RateLimiter
+    from integration.connectors.resilience import RateLimiter
 
     infor = conn.infor
     credentials = IonApiCredentials.from_settings(infor)
@@ -229,8 +257,7 @@ def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None, 
         list_cap=infor.list_cap,
         rate_limiter=RateLimiter(f"infor:{conn.name}", infor.rate_per_second, infor.burst, redis=redis_client,
                                  key_prefix=key_prefix),
-        breaker=CircuitBreaker(f"infor:{conn.name}", infor.breaker_failures, infor.breaker_reset, redis=redis_client,
-                               key_prefix=key_prefix),
+        breaker=breaker or build_breaker("infor", conn, redis_client, key_prefix),
         token_provider=TokenProvider(credentials, redis=redis_client, key_prefix=key_prefix),
     )
 

@@ -114,7 +114,9 @@ def parse_v2(body: Mapping[str, Any], program: str | None = None) -> list[Transa
     results: list[TransactionResult] = []
     for item in body.get("results") or []:
         name = _clean(item.get("transaction"))
-        records = [{k: _clean(v) for k, v in rec.items()} for rec in item.get("records") or []]
+        # Every field of every record, cleaned as ``_clean`` does; a str (nearly all of them) without the call.
+        records = [{k: v.strip() if v.__class__ is str else _clean(v) for k, v in rec.items()}
+                   for rec in item.get("records") or []]
         error = None
         if item.get("errorMessage") or item.get("errorType") or item.get("errorCode"):
             error = _error(program, name, item.get("errorType"), item.get("errorCode"),

@@ -218,16 +218,19 @@ class PrestaShopClient:
 
     @classmethod
     def from_settings(cls, settings: Any, *, redis: Any | None = None, name: str = "default",
-                      session: requests.Session | None = None, key_prefix: str = "") -> PrestaShopClient:
+                      session: requests.Session | None = None, key_prefix: str = "",
+                      breaker: CircuitBreaker | None = None) -> PrestaShopClient:
         """A client for one configured shop (``config.PrestaShopSettings``), with its rate limit and breaker.
 
         The limiter and breaker are named after the connection and live in ``redis`` when given, so every
-        worker of that connection shares one budget and one view of the shop's health.
+        worker of that connection shares one budget and one view of the shop's health. ``breaker``: one already
+        made, shared by the clients of a process (``Runtime.breaker``).
         """
         limiter = RateLimiter(f"prestashop:{name}", settings.rate_per_second, settings.burst, redis=redis,
                               key_prefix=key_prefix)
-        breaker = CircuitBreaker(f"prestashop:{name}", settings.breaker_failures, settings.breaker_reset, redis=redis,
-                                 key_prefix=key_prefix)
+        if breaker is None:
+            breaker = CircuitBreaker(f"prestashop:{name}", settings.breaker_failures, settings.breaker_reset,
+                                     redis=redis, key_prefix=key_prefix)
         return cls(settings.url, settings.key, timezone=settings.timezone,
                    use_ws_key_param=settings.use_ws_key_param, id_shop=settings.id_shop,
                    id_group_shop=settings.id_group_shop, timeout=settings.timeout, session=session,
