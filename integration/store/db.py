@@ -46,6 +46,14 @@ def _bounded_json(value: Any) -> str:
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
+# SQLite: one connection per process, lent to one thread at a time (a queue pool of one). SQLite lets in one
+# writer at a time anyway; what a connection per thread cost was its page cache: in WAL mode a connection drops
+# its whole cache whenever another one has committed, so with a connection per thread nearly every transaction
+# read its pages again from the files (some 220 reads per order). One connection keeps its cache across the
+# process's own commits. A thread waits for it longer than the busy timeout, which the holder may be spending
+# on another process's write lock.
+SQLITE_BUSY_SECONDS = 60
+SQLITE_POOL_TIMEOUT_SECONDS = 90
 _factories: dict[str, sessionmaker[Session]] = {}
 
 
@@ -53,7 +61,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -71,9 +79,8 @@ def get_engine(url: str) -> Engine:
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
-                kwargs["pool_size"] = 40
-                kwargs["max_overflow"] = 20
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_TIMEOUT_SECONDS)
             else:
                 kwargs.update(pool_size=10, max_overflow=30, pool_pre_ping=True)
             engine = create_engine(url, **kwargs)

@@ -146,3 +146,35 @@ def test_a_claim_is_exclusive_and_is_not_a_binding_until_finalised(store: Store)
     assert store.get_binding("default", "order", "9") == "1000009"
     assert store.binding_row("default", "order", "9")[1]["temporary_orno"] == "9000001"
     assert store.count_bindings("default", "order") == 1
+
+
+def test_sqlite_lends_one_connection_to_one_thread_at_a_time(sqlite_url: str):
+    """One SQLite connection per process (its page cache survives the process's own commits): a second thread's
+    transaction waits for the first to end, and the store's work from many threads still comes out right."""
+    import threading
+
+    from integration.store.db import get_engine
+
+    store = Store(sqlite_url)
+    engine = get_engine(sqlite_url)
+    assert engine.pool.size() == 1
+    waited = threading.Event()
+
+    def second() -> None:
+        with engine.connect():
+            waited.set()
+
+    with engine.begin() as conn:
+        first = conn.connection.dbapi_connection
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not waited.wait(0.3)  # the other thread waits while this transaction holds the connection
+    thread.join(5)
+    assert waited.is_set()
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection is first
+    with ThreadPoolExecutor(16) as pool:
+        claims = list(pool.map(lambda i: store.claim("default", "order", "77", i, {}), range(1, 33)))
+        list(pool.map(lambda i: store.add_event(_event(f"webhook:{i}", str(i))), range(64)))
+    assert claims.count(True) == 1
+    assert store.status_counts() == {m.RECEIVED: 64}
