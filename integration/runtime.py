@@ -10,6 +10,7 @@ worker's lease runs out within one lease length, so its work is picked up in sec
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -53,7 +54,8 @@ class Lease:
         self.lost = False
 
     def acquire(self, wait: float) -> bool:
-        return bool(self.lock.acquire(blocking=wait > 0, blocking_timeout=wait))
+        # Our own random token: redis-py's default, a uuid1, is made in pure Python under a lock on this platform.
+        return bool(self.lock.acquire(blocking=wait > 0, blocking_timeout=wait, token=os.urandom(16).hex()))
 
     def due(self, now: float) -> bool:
         return not self.lost and now - self.renewed >= self.seconds / 3
