@@ -77,10 +77,11 @@ def get_engine(url: str) -> Engine:
             kwargs: dict[str, Any] = {"future": True, "json_serializer": _bounded_json,
                                       "json_deserializer": loads}
             if parsed.get_backend_name() == "sqlite":
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
-                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_TIMEOUT_SECONDS)
+                    kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_TIMEOUT_SECONDS)
+                # An in-memory database keeps SQLAlchemy's own pool for it: one connection per thread.
             else:
                 kwargs.update(pool_size=10, max_overflow=30, pool_pre_ping=True)
             engine = create_engine(url, **kwargs)

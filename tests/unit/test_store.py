@@ -178,3 +178,12 @@ def test_sqlite_lends_one_connection_to_one_thread_at_a_time(sqlite_url: str):
         list(pool.map(lambda i: store.add_event(_event(f"webhook:{i}", str(i))), range(64)))
     assert claims.count(True) == 1
     assert store.status_counts() == {m.RECEIVED: 64}
+
+
+def test_an_in_memory_sqlite_database_keeps_sqlalchemys_own_pool():
+    from sqlalchemy import text
+
+    from integration.store.db import get_engine
+
+    with get_engine("sqlite://").connect() as conn:  # the one-connection pool is for database files
+        assert conn.execute(text("select 1")).scalar() == 1
