@@ -228,10 +228,13 @@ class Runtime:
 def build_breaker(system: str, conn: ConnectionSettings, redis_client: redis.Redis | None,
                   key_prefix: str = "") -> CircuitBreaker:
     """The breaker of ``system`` (``prestashop`` or ``infor``) of one connection, named as every worker names it."""
+    from integration.connectors.prestashop.client import PrestaShopClient
     from integration.connectors.resilience import CircuitBreaker
 
-    settings = conn.prestashop if system == "prestashop" else conn.infor
-    return CircuitBreaker(f"{system}:{conn.name}", settings.breaker_failures, settings.breaker_reset,
+    if system == "prestashop":
+        return PrestaShopClient.breaker_from_settings(conn.prestashop, redis=redis_client, name=conn.name,
+                                                      key_prefix=key_prefix)
+    return CircuitBreaker(f"infor:{conn.name}", conn.infor.breaker_failures, conn.infor.breaker_reset,
                           redis=redis_client, key_prefix=key_prefix)
 
 
@@ -241,9 +244,8 @@ def build_prestashop_client(conn: ConnectionSettings, redis_client: redis.Redis 
 
     if not conn.prestashop.key:
         raise ConfigurationError(f"connection {conn.name!r}: no PrestaShop key", resolution="set PS_KEY")
-    shared = breaker or build_breaker("prestashop", conn, redis_client, key_prefix)
     return PrestaShopClient.from_settings(conn.prestashop, redis=redis_client, name=conn.name, key_prefix=key_prefix,
-                                          breaker=shared)
+                                          breaker=breaker)
 
 
 def build_m3_client(conn: ConnectionSettings, redis_client: redis.Redis | None, key_prefix: str = "", *,

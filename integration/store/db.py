@@ -24,6 +24,15 @@ MAX_JSON_BYTES = 4 * 1024 * 1024
 # json writes the text again and the bound is decided on exactly what it was before.
 _FAST_TEXT_SURE = MAX_JSON_BYTES // 12
 
+# SQLite: one connection per process, lent to one thread at a time (a queue pool of one). SQLite lets in one
+# writer at a time anyway; what a connection per thread cost was its page cache: in WAL mode a connection drops
+# its whole cache whenever another one has committed, so with a connection per thread nearly every transaction
+# read its pages again from the files (some 220 reads per order). One connection keeps its cache across the
+# process's own commits. A thread waits for it longer than the busy timeout, which the holder may be spending
+# on another process's write lock.
+SQLITE_BUSY_SECONDS = 60
+SQLITE_POOL_TIMEOUT_SECONDS = 90
+
 
 class SnapshotTooLarge(ValueError):
     pass
@@ -46,14 +55,6 @@ def _bounded_json(value: Any) -> str:
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-# SQLite: one connection per process, lent to one thread at a time (a queue pool of one). SQLite lets in one
-# writer at a time anyway; what a connection per thread cost was its page cache: in WAL mode a connection drops
-# its whole cache whenever another one has committed, so with a connection per thread nearly every transaction
-# read its pages again from the files (some 220 reads per order). One connection keeps its cache across the
-# process's own commits. A thread waits for it longer than the busy timeout, which the holder may be spending
-# on another process's write lock.
-SQLITE_BUSY_SECONDS = 60
-SQLITE_POOL_TIMEOUT_SECONDS = 90
 _factories: dict[str, sessionmaker[Session]] = {}
 
 

@@ -229,12 +229,18 @@ class PrestaShopClient:
         limiter = RateLimiter(f"prestashop:{name}", settings.rate_per_second, settings.burst, redis=redis,
                               key_prefix=key_prefix)
         if breaker is None:
-            breaker = CircuitBreaker(f"prestashop:{name}", settings.breaker_failures, settings.breaker_reset,
-                                     redis=redis, key_prefix=key_prefix)
+            breaker = cls.breaker_from_settings(settings, redis=redis, name=name, key_prefix=key_prefix)
         return cls(settings.url, settings.key, timezone=settings.timezone,
                    use_ws_key_param=settings.use_ws_key_param, id_shop=settings.id_shop,
                    id_group_shop=settings.id_group_shop, timeout=settings.timeout, session=session,
                    rate_limiter=limiter, breaker=breaker)
+
+    @staticmethod
+    def breaker_from_settings(settings: Any, *, redis: Any | None = None, name: str = "default",
+                              key_prefix: str = "") -> CircuitBreaker:
+        """The shop's circuit breaker for one connection, named as every worker names it (its state is in Redis)."""
+        return CircuitBreaker(f"prestashop:{name}", settings.breaker_failures, settings.breaker_reset, redis=redis,
+                              key_prefix=key_prefix)
 
     def ping(self) -> str | None:
         """Check the key can reach the webservice (``GET /api/``); returns the shop's PSWS-Version."""
