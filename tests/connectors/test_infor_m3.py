@@ -223,6 +223,32 @@ def test_bulk_reports_each_transaction_and_splits_by_program() -> None:
 
 
 @responses.activate
+def test_a_bulk_list_keeps_only_the_columns_asked_for() -> None:
+    """A bulk body has no documented returncols: M3 sends every column, and only the asked ones are kept (and
+    cleaned). The body sent is unchanged; a v1 tenant, which has no bulk, asks for the columns themselves."""
+    token()
+    full = {"ORNO": "1000000050 ", "CUOR": "A-1  ", "ORTP": "EC1", "FACI": "A01", "YREF": "Jane"}
+    responses.post(f"{M3}/v2/execute", json={
+        "results": [{"transaction": "LstHead", "records": [full, {**full, "ORNO": "1000000051"}]},
+                    {"transaction": "LstBatchHead", "records": [full]}],
+        "wasTerminated": False, "nrOfSuccessfullTransactions": 2, "nrOfFailedTransactions": 0},
+        match=[matchers.json_params_matcher({"program": "OIS100MI", "cono": 100, "divi": "AAA", "transactions": [
+            {"transaction": "LstHead", "record": {"CUNO": "WEB1"}},
+            {"transaction": "LstBatchHead", "record": {"CUNO": "WEB1"}}]})])
+    head, batch = client().bulk([
+        {"program": "OIS100MI", "transaction": "LstHead", "record": {"CUNO": "WEB1"}, "columns": ("ORNO", "CUOR")},
+        {"program": "OIS100MI", "transaction": "LstBatchHead", "record": {"CUNO": "WEB1"}}])
+    assert head.records == [{"ORNO": "1000000050", "CUOR": "A-1"}, {"ORNO": "1000000051", "CUOR": "A-1"}]
+    assert batch.records == [{k: v.strip() for k, v in full.items()}]  # no columns given: every one, cleaned
+    responses.get(f"{M3}/execute/OIS100MI/LstHead;cono=100;divi=AAA;maxrecs=0;returncols=CUOR,ORNO",
+                  json={"MIRecord": [{"NameValue": [{"Name": "ORNO", "Value": "1000000050"},
+                                                    {"Name": "CUOR", "Value": "A-1"}]}]})
+    [v1] = client(api_version="v1").bulk([{"program": "OIS100MI", "transaction": "LstHead",
+                                           "record": {"CUNO": "WEB1"}, "columns": ("ORNO", "CUOR")}])
+    assert v1.ok and v1.records == [{"ORNO": "1000000050", "CUOR": "A-1"}]
+
+
+@responses.activate
 def test_bulk_termination_marks_the_rest_not_processed() -> None:
     token()
     responses.post(f"{M3}/v2/execute", json={

@@ -170,6 +170,11 @@ def exportmi_rows(records: Sequence[Record], separator: str = ";") -> list[list[
     return [[col.strip() for col in rec.get("REPL", "").split(separator)] for rec in records]
 
 
+# What the order look-ups read of OIS100MI's lists (LstHead, LstBatchHead): nothing else is asked for or kept.
+_HEAD_COLUMNS = ("ORNO", "CUOR")
+_BATCH_HEAD_COLUMNS = ("ORNO", "STAT", "CUOR", "ORNR")
+
+
 def find_order_by_customer_ref(client: M3Client, cuor: str, cuno: str | None = None) -> str | None:
     """The ORNO of an existing customer order whose CUOR is ``cuor`` (the shop's order reference), or None.
 
@@ -182,7 +187,7 @@ def find_order_by_customer_ref(client: M3Client, cuor: str, cuno: str | None = N
         raise ValueError("cuor must not be empty")
     if cuno:
         try:
-            records = client.execute(OIS100, "LstHead", {"CUNO": cuno}, maxrecs=0, returncols="ORNO,CUOR")
+            records = client.execute(OIS100, "LstHead", {"CUNO": cuno}, maxrecs=0, returncols=_HEAD_COLUMNS)
         except ServerReturnedNOK as exc:
             if exc.field == "CUNO":  # no such customer yet: then it has no orders either
                 return None
@@ -204,7 +209,7 @@ def find_batch_orders(client: M3Client, cuno: str, cuor: str) -> list[BatchHead]
         raise ValueError("cuor must not be empty")
     try:
         records = client.execute(OIS100, "LstBatchHead", {"CUNO": cuno}, maxrecs=0,
-                                 returncols="ORNO,STAT,CUOR,ORNR")
+                                 returncols=_BATCH_HEAD_COLUMNS)
     except ServerReturnedNOK as exc:
         if exc.field == "CUNO":
             return []
@@ -267,8 +272,10 @@ def find_shop_order(client: M3Client, cuno: str, cuor: str) -> ShopOrderInM3:
         raise ValueError("cuor must not be empty")
     if _has_long_lists(client, cuno):
         return ShopOrderInM3(find_order_by_customer_ref(client, cuor, cuno), find_batch_orders(client, cuno, cuor))
-    head, batch = client.bulk([{"program": OIS100, "transaction": "LstHead", "record": {"CUNO": cuno}},
-                               {"program": OIS100, "transaction": "LstBatchHead", "record": {"CUNO": cuno}}],
+    head, batch = client.bulk([{"program": OIS100, "transaction": "LstHead", "record": {"CUNO": cuno},
+                                "columns": _HEAD_COLUMNS},
+                               {"program": OIS100, "transaction": "LstBatchHead", "record": {"CUNO": cuno},
+                                "columns": _BATCH_HEAD_COLUMNS}],
                               max_records=0)
     for result in (head, batch):
         if result.error is not None and not (isinstance(result.error, ServerReturnedNOK)
