@@ -63,8 +63,10 @@ _DIGITS_AS_ZEROS = bytes(ord("0") if ord("0") <= i <= ord("9") else ord(" ") for
 _LONG_NUMBER = b"0" * 19
 
 
-def _same_with_orjson(value: Any) -> bool:
-    """True if orjson writes ``value`` with the meaning json gives it. ``value`` is acyclic (orjson wrote it)."""
+def _same_with_orjson(value: Any, *, int_keys: bool = False) -> bool:
+    """True if orjson writes ``value`` with the meaning json gives it. ``value`` is acyclic (orjson wrote it).
+    ``int_keys``: orjson wrote keys that are not str (``OPT_NON_STR_KEYS``); only str and int keys then mean
+    the same (json writes an int key as its digits, as orjson does)."""
     stack, leaves = [value], _LEAVES
     pop, extend = stack.pop, stack.extend
     while stack:
@@ -73,7 +75,9 @@ def _same_with_orjson(value: Any) -> bool:
         if kind in leaves:
             continue
         if kind is dict:
-            extend(item.values())  # keys: orjson refuses any but str, and json then decides
+            if int_keys and not all(type(key) is str or type(key) is int for key in item):
+                return False  # None, a bool, a float or any other key: json decides how it is written
+            extend(item.values())  # keys otherwise: orjson refuses any but str, and json then decides
         elif kind is list or kind is tuple:
             extend(item)
         elif kind is float:
@@ -88,14 +92,22 @@ def _same_with_orjson(value: Any) -> bool:
 
 def fast_dumps_text(value: Any, default: Callable[[Any], Any] | None = json_default) -> str:
     """``json.dumps(value, default=default)`` in meaning (equal once read back), written by orjson when that is
-    certain: compact, non-ASCII characters as themselves. Anything orjson refuses (a key not a str, an integer
-    over 64 bits, a lone surrogate, a cycle, a type ``default`` refuses) or writes otherwise (NaN, Infinity, an
-    Enum, a UUID, a subclass of dict, list or float...) is written by ``json.dumps`` itself, so it fails the same
-    way too."""
+    certain: compact, non-ASCII characters as themselves. Anything orjson refuses (a key neither str nor int,
+    an integer over 64 bits, a lone surrogate, a cycle, a type ``default`` refuses) or writes otherwise (NaN,
+    Infinity, an Enum, a UUID, a subclass of dict, list or float, a key None, a bool or a float...) is written by
+    ``json.dumps`` itself, so it fails the same way too."""
     try:
         raw = orjson.dumps(value, default=default, option=_FAST_DUMPS_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        pass
+        # Most often an int key (the shop's multi-language names are keyed by language id): json writes it as
+        # its digits, and so does orjson when asked to write keys that are not str.
+        try:
+            raw = orjson.dumps(value, default=default, option=_FAST_DUMPS_OPTIONS | orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            pass
+        else:
+            if _same_with_orjson(value, int_keys=True):
+                return raw.decode()
     else:
         if _same_with_orjson(value):
             return raw.decode()

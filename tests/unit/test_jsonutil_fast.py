@@ -27,8 +27,9 @@ leaves = (st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2*
           | st.floats(allow_nan=False, allow_infinity=False) | st.text()
           | st.decimals(allow_nan=False, allow_infinity=False) | st.dates()
           | st.datetimes(timezones=zones))
+keys = st.text(max_size=8) | st.integers(min_value=-2**63, max_value=2**64 - 1)
 values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=5)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=40)
+                      | st.dictionaries(keys, inner, max_size=5), max_leaves=40)
 
 
 def _old(value: Any) -> str:
@@ -100,9 +101,16 @@ def test_subclasses_json_writes_as_their_value_stay_on_the_fast_path(value):
     assert text == json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # orjson's compact text
 
 
+def test_int_keys_are_written_by_orjson_as_json_writes_them():
+    """The shop's multi-language names come keyed by language id: {1: "Euro"}."""
+    value = {"names": {1: "Euro", -2: "x", 2**64 - 1: "big"}, "1": [{3: None}]}
+    assert fast_dumps_text(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 @pytest.mark.parametrize("value", [
-    float("nan"), float("-inf"), [1.0, float("inf")], {"a": {"b": [float("nan")]}}, {1: "int key"},
-    {None: 1, True: 2, 1.5: 3}, 2**64, -2**63 - 1, [10**30], "lone \ud800 surrogate", Coded.ALPHA, _ordered(),
+    float("nan"), float("-inf"), [1.0, float("inf")], {"a": {"b": [float("nan")]}}, {1: "int key", None: 2},
+    {None: 1, True: 2, 1.5: 3}, {True: 1}, {1: {2.5: "float key under an int key"}}, {2**64: "over 64 bits"},
+    {1: float("nan")}, 2**64, -2**63 - 1, [10**30], "lone \ud800 surrogate", Coded.ALPHA, _ordered(),
     Pair(1, 2), {3, 4}, Line("A1", Decimal("1.10")),
 ])
 def test_json_itself_writes_what_orjson_would_not_write_the_same(value):
