@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -68,7 +69,18 @@ def record(rt: Runtime, connection: str, order: Order, *, accepted: bool, event_
 
 
 def _past(row: PastOrderRow) -> PastOrder:
-    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key)."""
+    """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key). Without its
+    lines (most reads) the row is a hashable value, and its conversion is remembered: every order of a customer
+    reads up to ``HISTORY_LIMIT`` of the same rows again, and a ``PastOrder`` is immutable, so one may be shared."""
+    return _past_without_lines(row) if row.lines is None else _as_past(row)
+
+
+@lru_cache(maxsize=8192)
+def _past_without_lines(row: PastOrderRow) -> PastOrder:
+    return _as_past(row)
+
+
+def _as_past(row: PastOrderRow) -> PastOrder:
     return PastOrder(row.ps_order_id, row.customer_id, row.placed_at, Decimal(row.value), row.currency,
                      row.delivery_country, row.invoice_country, row.carrier, row.address_hash,
                      tuple([(str(line[0]), int(line[1])) for line in row.lines or ()]), row.accepted,

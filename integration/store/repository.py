@@ -1229,7 +1229,14 @@ def _as_json_array(query: Select[Any], dialect: str) -> Select[Any] | None:
 def _utc(value: str | datetime) -> datetime:
     """A datetime as the JSON arrays carry it (SQLite's stored text, naive UTC; PostgreSQL's ISO text with its
     offset) or as another database's driver gives it, aware in UTC as ``models.UTCDateTime`` reads it."""
-    return m.as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+    return m.as_utc(value) if isinstance(value, datetime) else _utc_text(value)
+
+
+@lru_cache(maxsize=8192)
+def _utc_text(value: str) -> datetime:
+    """``_utc`` of a text, remembered: a customer's next order reads the same history rows again (a datetime is
+    immutable, so one may be shared)."""
+    return m.as_utc(datetime.fromisoformat(value))
 
 
 def stale_cutoff(seconds: int) -> datetime:
