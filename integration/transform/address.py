@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 import pycountry
@@ -176,9 +177,12 @@ def postcode_matches(postcode: str, zip_code_format: str, country: str) -> bool:
     return re.fullmatch(pattern, postcode.upper()) is not None
 
 
+@lru_cache(maxsize=4096)
 def phone_e164(raw: str, country: str | None) -> str | None:
     """The phone number in E.164 ("+33478123456"), read as a national number of ``country`` when it has
-    no international prefix; None when it is not a valid number (the raw text is kept by the caller)."""
+    no international prefix; None when it is not a valid number (the raw text is kept by the caller).
+    Remembered per process: phonenumbers' parse and check cost more than the rest of an address's mapping, and a
+    returning customer's addresses bring the same numbers again."""
     text = clean_text(raw)
     if not text:
         return None
