@@ -71,7 +71,8 @@ def record(rt: Runtime, connection: str, order: Order, *, accepted: bool, event_
 def _past(row: PastOrderRow) -> PastOrder:
     """A stored row as the detectors' ``PastOrder`` (the address hash stands for the address key). Without its
     lines (most reads) the row is a hashable value, and its conversion is remembered: every order of a customer
-    reads up to ``HISTORY_LIMIT`` of the same rows again, and a ``PastOrder`` is immutable, so one may be shared."""
+    reads up to ``HISTORY_LIMIT`` of the same rows again, and a ``PastOrder`` is immutable, so one may be shared.
+    Rows that compare equal convert alike: the store gives ``placed_at`` in UTC, ``value`` as text."""
     return _past_without_lines(row) if row.lines is None else _as_past(row)
 
 

@@ -240,12 +240,18 @@ def test_a_bulk_list_keeps_only_the_columns_asked_for() -> None:
         {"program": "OIS100MI", "transaction": "LstBatchHead", "record": {"CUNO": "WEB1"}}])
     assert head.records == [{"ORNO": "1000000050", "CUOR": "A-1"}, {"ORNO": "1000000051", "CUOR": "A-1"}]
     assert batch.records == [{k: v.strip() for k, v in full.items()}]  # no columns given: every one, cleaned
+    # A v1 tenant that ignores returncols: the records keep the same columns as on v2.
     responses.get(f"{M3}/execute/OIS100MI/LstHead;cono=100;divi=AAA;maxrecs=0;returncols=CUOR,ORNO",
                   json={"MIRecord": [{"NameValue": [{"Name": "ORNO", "Value": "1000000050"},
-                                                    {"Name": "CUOR", "Value": "A-1"}]}]})
+                                                    {"Name": "CUOR", "Value": "A-1"},
+                                                    {"Name": "ORTP", "Value": "EC1"}]}]})
     [v1] = client(api_version="v1").bulk([{"program": "OIS100MI", "transaction": "LstHead",
                                            "record": {"CUNO": "WEB1"}, "columns": ("ORNO", "CUOR")}])
     assert v1.ok and v1.records == [{"ORNO": "1000000050", "CUOR": "A-1"}]
+    for wrong in ("ORNO,CUOR", ()):  # a str would be read as its letters; no column at all is a mistake
+        with pytest.raises(ValueError, match="columns"):
+            client().bulk([{"program": "OIS100MI", "transaction": "LstHead", "record": {"CUNO": "WEB1"},
+                            "columns": wrong}])
 
 
 @responses.activate

@@ -223,3 +223,21 @@ def test_velocity_finds_what_it_found_reading_every_recent_order(rt: Runtime, se
         assert got == want
         found[bool(want)] += 1
     assert found[True] and found[False]  # both answers were asked for
+
+
+def test_a_history_row_converts_the_same_whether_remembered_or_not():
+    """Rows without lines are remembered per process (a customer's next order reads them again); with lines
+    they are converted each time. Either way the PastOrder is the one the row gives."""
+    from datetime import UTC, datetime
+
+    from integration.store.repository import PastOrderRow
+
+    at = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    row = PastOrderRow(1, 501, 7, 3, at, "12.50", "EUR", "FR", "FR", "colissimo", "ab" * 16, True, None)
+    first, again = history._past(row), history._past(row._replace())
+    assert first is again and first == history._as_past(row)  # the same immutable value, shared
+    assert first.value == Decimal("12.50") and first.lines == () and first.placed_at == at
+    lined = row._replace(lines=[["MUG", 2]])
+    assert history._past(lined) is not history._past(lined)  # a row with lines (a list) is not remembered
+    assert history._past(lined).lines == (("MUG", 2),)
+    assert history._past(row._replace(value="13.00")).value == Decimal("13.00")  # another value, its own

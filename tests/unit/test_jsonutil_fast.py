@@ -105,6 +105,8 @@ def test_int_keys_are_written_by_orjson_as_json_writes_them():
     """The shop's multi-language names come keyed by language id: {1: "Euro"}."""
     value = {"names": {1: "Euro", -2: "x", 2**64 - 1: "big"}, "1": [{3: None}]}
     assert fast_dumps_text(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    both = {1: "int", "1": "str"}  # both write the key twice, and the last one is what reads back
+    assert json.loads(fast_dumps_text(both)) == json.loads(_old(both)) == {"1": "str"}
 
 
 @pytest.mark.parametrize("value", [

@@ -288,6 +288,8 @@ class M3Client:
             if self.check_lengths:
                 record = fit_record(program, transaction, record, truncate)
             columns = call.get("columns")
+            if columns is not None and (isinstance(columns, str) or not columns):
+                raise ValueError(f"{program}/{transaction}: columns are a non-empty collection of field names")
             prepared.append(BulkResult(program, transaction, record,
                                        columns=None if columns is None else frozenset(columns)))
         if self.api_version == "v1":
@@ -305,12 +307,16 @@ class M3Client:
     def _single(self, target: BulkResult) -> None:
         """One call of a bulk run as a single transaction (v1): M3's refusal lands in the result, transport
         trouble raises as it would for the whole bulk POST."""
+        keep = target.columns
         try:
-            target.records = self.execute(target.program, target.transaction, target.record,
-                                          maxrecs=0 if is_read(target.transaction) else None,
-                                          returncols=None if target.columns is None else sorted(target.columns))
+            records = self.execute(target.program, target.transaction, target.record,
+                                   maxrecs=0 if is_read(target.transaction) else None,
+                                   returncols=None if keep is None else sorted(keep))
         except M3Error as exc:
             target.error = exc
+            return
+        # Kept here too: "columns" means the same on both APIs, whether or not a tenant honours returncols.
+        target.records = records if keep is None else [{k: v for k, v in r.items() if k in keep} for r in records]
 
     def _bulk_chunk(self, chunk: list[BulkResult], max_records: int | None = None) -> None:
         program = chunk[0].program
