@@ -97,20 +97,17 @@ def fast_dumps_text(value: Any, default: Callable[[Any], Any] | None = json_defa
     Infinity, an Enum, a UUID, a subclass of dict, list or float, a key None, a bool or a float...) is written by
     ``json.dumps`` itself, so it fails the same way too."""
     try:
-        raw = orjson.dumps(value, default=default, option=_FAST_DUMPS_OPTIONS)
+        raw, int_keys = orjson.dumps(value, default=default, option=_FAST_DUMPS_OPTIONS), False
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         # Most often an int key (the shop's multi-language names are keyed by language id): json writes it as
         # its digits, and so does orjson when asked to write keys that are not str.
         try:
-            raw = orjson.dumps(value, default=default, option=_FAST_DUMPS_OPTIONS | orjson.OPT_NON_STR_KEYS)
+            raw, int_keys = orjson.dumps(value, default=default,
+                                         option=_FAST_DUMPS_OPTIONS | orjson.OPT_NON_STR_KEYS), True
         except TypeError:
-            pass
-        else:
-            if _same_with_orjson(value, int_keys=True):
-                return raw.decode()
-    else:
-        if _same_with_orjson(value):
-            return raw.decode()
+            return json.dumps(value, default=default)
+    if _same_with_orjson(value, int_keys=int_keys):
+        return raw.decode()
     return json.dumps(value, default=default)
 
 

@@ -122,10 +122,8 @@ def parse_v2(body: Mapping[str, Any], program: str | None = None,
         keep = columns[index] if index < len(columns) else None
         # Every field (or every kept one) of every record, cleaned as ``_clean`` does; a str (nearly all of
         # them) without the call.
-        records = [{k: v.strip() if v.__class__ is str else _clean(v) for k, v in rec.items()}
-                   for rec in item.get("records") or []] if keep is None else [
-                   {k: v.strip() if v.__class__ is str else _clean(v) for k, v in rec.items() if k in keep}
-                   for rec in item.get("records") or []]
+        records = [{k: v.strip() if v.__class__ is str else _clean(v) for k, v in rec.items()
+                    if keep is None or k in keep} for rec in item.get("records") or []]
         error = None
         if item.get("errorMessage") or item.get("errorType") or item.get("errorCode"):
             error = _error(program, name, item.get("errorType"), item.get("errorCode"),
