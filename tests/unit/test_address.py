@@ -70,6 +70,15 @@ def test_invalid_phone_numbers_give_none(raw):
     assert addr.phone_e164(raw, "FR") is None
 
 
+def test_a_phone_number_is_parsed_once_per_number_and_country():
+    """A returning customer's number is not parsed again; the same number read for another country is."""
+    addr.phone_e164.cache_clear()
+    assert addr.phone_e164("04 78 12 34 56", "FR") == addr.phone_e164("04 78 12 34 56", "FR") == "+33478123456"
+    assert addr.phone_e164("04 78 12 34 56", "DE") is None  # another country: parsed on its own
+    info = addr.phone_e164.cache_info()
+    assert (info.misses, info.hits) == (2, 1)
+
+
 @settings(deadline=None)  # no timing in assertions: CI machines vary
 @given(st.text(max_size=30), st.sampled_from(["FR", "DE", "US", "GB", ""]))
 def test_phone_e164_is_none_or_e164(raw, country):
