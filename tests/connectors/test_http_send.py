@@ -18,8 +18,10 @@ from integration.connectors.http import PooledAdapter, pooled_session, send, set
 URL = "http://erp.test/m3api-rest/v2/execute/MMS200MI/GetItmBasic"
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
-_params = st.dictionaries(st.text("ABCDEFGHIJ[]_", min_size=1, max_size=6),
-                          st.one_of(st.none(), _text, st.integers(), st.lists(_text, max_size=2)), max_size=5)
+_param_dicts = st.dictionaries(st.text("ABCDEFGHIJ[]_", min_size=1, max_size=6),
+                               st.one_of(st.none(), _text, st.integers(), st.lists(_text, max_size=2)), max_size=5)
+# A dict takes query_string's own path, any other params requests' to_key_val_list: both must encode alike.
+_params = st.one_of(_param_dicts, _param_dicts.map(lambda d: list(d.items())))
 _headers = st.dictionaries(st.sampled_from(["Accept", "X-Trace", "Content-Type"]),
                            st.text("abcdefghij/;=-0123456789", min_size=1, max_size=12), max_size=3)
 
