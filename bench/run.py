@@ -252,7 +252,8 @@ def main() -> None:
     stack = Stack(PROJECT_ROOT / "var" / "bench", worker_concurrency=args.worker_concurrency,
                   poll_interval=3600, sweep_interval=3600,
                   extra_env={"LOG_LEVEL": "WARNING", "PS_RATE": str(args.rate), "INFOR_RATE": str(args.rate)})
-    results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "machine_cores": _cores()}
+    results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "machine_cores": _cores(),
+                               "machine_python_spin_ms": python_spin_ms()}
     try:
         stack.prepare()
         stack.start_sandboxes()
@@ -318,9 +319,31 @@ def _cores() -> int:
     return os.cpu_count() or 0
 
 
+def python_spin_ms(rounds: int = 3) -> float:
+    """CPU milliseconds of one fixed pure-Python workload (dict look-ups, f-strings, ints), the best of ``rounds``:
+    how fast this machine runs Python. The machines here differ by several times from one session to the next,
+    and not for all work alike (an order is mostly Python, a bare chain partly Redis and the kernel), so the
+    ratios move with the machine too; this figure says which machine a result came from."""
+    def workload() -> int:
+        counts: dict[str, int] = {}
+        for i in range(200_000):
+            key = f"k{i % 1000}"
+            counts[key] = counts.get(key, 0) + len(key)
+        return len(counts)
+
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        workload()
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
+
+
 def _print_summary(r: dict[str, Any]) -> None:
     e2e, bare, rec = r["end_to_end"], r["bare_chains"], r["receiver"]
     print("\nsummary")
+    print(f"  machine         : {r['machine_cores']} cores; {r['machine_python_spin_ms']} ms CPU for a fixed "
+          "pure-Python workload (bench.run.python_spin_ms), to compare runs across machines")
     print(f"  end to end      : {e2e['succeeded']}/{e2e['orders']} orders in {e2e['seconds']}s = "
           f"{e2e['orders_per_s']} orders/s; worker CPU {e2e['worker_cpu_ms_per_order']} ms/order (Celery's consumer "
           f"thread {e2e['worker_consumer_cpu_ms_per_order']}, kernel {e2e['worker_system_cpu_ms_per_order']})")
