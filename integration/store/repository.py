@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from integration.errors import PermanentError, TransientError
 from integration.jsonutil import loads, to_jsonable
 from integration.store import models as m
-from integration.store.db import SnapshotTooLarge, get_engine, session_scope
+from integration.store.db import Prepared, SnapshotTooLarge, get_engine, session_scope
 
 
 @dataclass(frozen=True)
@@ -217,9 +217,9 @@ class Store:
             _end_step(conn, event_id, step, output, attempt_id, outcome, now)
             # A final event keeps its outcome: a late duplicate never overwrites "succeeded" with "skipped".
             if final_status is None:
-                conn.execute(_Q.touch_event, {"b_event": event_id, "b_now": now})
+                _Q.touch_event.execute(conn, {"b_event": event_id, "b_now": now})
             else:
-                conn.execute(_Q.final_event, {"b_event": event_id, "b_now": now, "b_status": final_status,
+                _Q.final_event.execute(conn, {"b_event": event_id, "b_now": now, "b_status": final_status,
                                               "b_result": result})
 
     def fail_step(self, event_id: int, step: str, error: dict[str, Any], *, retrying: bool,
@@ -229,12 +229,12 @@ class Store:
         now = m.utcnow()
         error = to_jsonable(error)
         with get_engine(self.url).begin() as conn:
-            conn.execute(_Q.fail_step, {"b_event": event_id, "b_step": step, "b_status": status, "b_error": error,
+            _Q.fail_step.execute(conn, {"b_event": event_id, "b_step": step, "b_status": status, "b_error": error,
                                         "b_finished": None if retrying else now})
             if attempt_id:
-                conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": status, "b_error": error,
+                _Q.end_attempt.execute(conn, {"b_attempt_id": attempt_id, "b_outcome": status, "b_error": error,
                                               "b_now": now})
-            conn.execute(_Q.fail_event, {"b_event": event_id, "b_now": now, "b_error": error,
+            _Q.fail_event.execute(conn, {"b_event": event_id, "b_now": now, "b_error": error,
                                          "b_status": m.RETRYING if retrying else None})
 
     # -- bindings ------------------------------------------------------------------------------------
@@ -246,14 +246,14 @@ class Store:
     def binding_row(self, connection: str, entity: str, ps_id: str) -> tuple[str, dict[str, Any]] | None:
         """(infor_id, data) of the binding or of a pending claim."""
         with get_engine(self.url).connect() as conn:
-            row = conn.execute(_Q.select_binding, _binding_key(connection, entity, ps_id)).first()
+            row = _Q.select_binding.execute(conn, _binding_key(connection, entity, ps_id)).first()
             return None if row is None else (str(row.infor_id), dict(row.data or {}))
 
     def claim(self, connection: str, entity: str, ps_id: str, event_id: int, data: dict[str, Any]) -> bool:
         """Claim the creation of a record for one event; False when another claim or binding exists."""
         try:
             with get_engine(self.url).begin() as conn:
-                conn.execute(_Q.insert_binding, {
+                _Q.insert_binding.execute(conn, {
                     **_binding_key(connection, entity, ps_id), "b_infor": f"{m.PENDING_PREFIX}{event_id}",
                     "b_data": to_jsonable({**data, "event_id": event_id}), "b_now": m.utcnow()})
             return True
@@ -264,11 +264,11 @@ class Store:
         """Merge ``data`` into the binding's (or claim's) data: a temporary order number, the last state sent..."""
         key = _binding_key(connection, entity, ps_id)
         with get_engine(self.url).begin() as conn:
-            row = conn.execute(_Q.select_binding_for_update, key).first()
+            row = _Q.select_binding_for_update.execute(conn, key).first()
             if row is None:
                 raise LookupError(f"no claim for {entity} {ps_id}")
             merged = {**(row.data or {}), **to_jsonable(data)}
-            conn.execute(_Q.update_binding, {"b_id": row.id, "b_infor": row.infor_id, "b_data": merged,
+            _Q.update_binding.execute(conn, {"b_id": row.id, "b_infor": row.infor_id, "b_data": merged,
                                              "b_now": m.utcnow()})
             return merged
 
@@ -278,12 +278,12 @@ class Store:
         key = _binding_key(connection, entity, ps_id)
         now = m.utcnow()
         with get_engine(self.url).begin() as conn:
-            row = conn.execute(_Q.select_binding_for_update, key).first()
+            row = _Q.select_binding_for_update.execute(conn, key).first()
             if row is None:
-                conn.execute(_Q.insert_binding, {**key, "b_infor": infor_id,
+                _Q.insert_binding.execute(conn, {**key, "b_infor": infor_id,
                                                  "b_data": to_jsonable(data) if data else None, "b_now": now})
                 return
-            conn.execute(_Q.update_binding, {"b_id": row.id, "b_infor": infor_id, "b_now": now,
+            _Q.update_binding.execute(conn, {"b_id": row.id, "b_infor": infor_id, "b_now": now,
                                              "b_data": to_jsonable({**(row.data or {}), **(data or {})})})
 
     def get_binding_by_infor(self, connection: str, entity: str, infor_id: str) -> str | None:
@@ -965,11 +965,11 @@ class Store:
         except IntegrityError:  # recorded before (validate ran again, an operator released it): update it
             pass
         with engine.begin() as conn:
-            found = conn.execute(_Q.select_history_id, key).first()
+            found = _Q.select_history_id.execute(conn, key).first()
             if found is None:  # deleted meanwhile (retention): nothing to update
                 return
             conn.execute(_Q.update_history, {"b_id": found.id, **row})
-            conn.execute(_Q.delete_history_lines, {"b_id": found.id})
+            _Q.delete_history_lines.execute(conn, {"b_id": found.id})
             self._history_lines(conn, int(found.id), row)
 
     @staticmethod
@@ -1013,7 +1013,7 @@ class Store:
         query on the customer's and the address's own indexes. Any outcome counts, as in ``recent_order_history``,
         whose rows are needed only when a count is over a limit."""
         with get_engine(self.url).connect() as conn:
-            row = conn.execute(_Q.velocity_counts, {
+            row = _Q.velocity_counts.execute(conn, {
                 "b_connection": connection, "b_customer": customer_id, "b_customer_since": customer_since,
                 "b_address": address_hash, "b_address_since": address_since, "b_until": until,
                 "b_exclude": exclude_order}).one()
@@ -1030,7 +1030,7 @@ class Store:
             aggregated = _as_json_array(query, conn.dialect.name)
             if aggregated is None:  # another database: the rows themselves
                 return [list(row) for row in conn.execute(query, params)]
-            value = conn.execute(aggregated, params).scalar()
+            value = aggregated.execute(conn, params).scalar()
         if value is None:  # json_agg over no rows
             return []
         # Read as the engine reads the store's JSON columns (its json_deserializer).
@@ -1078,10 +1078,10 @@ def _end_step(conn: Connection, event_id: int, step: str, output: dict[str, Any]
               outcome: str, now: datetime) -> None:
     """A step done, with its snapshot (made JSON by the engine's serialiser, ``db._bounded_json``, in one pass),
     and its attempt's outcome, inside a transaction already open."""
-    conn.execute(_Q.finish_step, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
+    _Q.finish_step.execute(conn, {"b_event": event_id, "b_step": step, "b_status": m.StepStatus.DONE,
                                   "b_output": output, "b_now": now})
     if attempt_id:
-        conn.execute(_Q.end_attempt, {"b_attempt_id": attempt_id, "b_outcome": outcome, "b_error": None,
+        _Q.end_attempt.execute(conn, {"b_attempt_id": attempt_id, "b_outcome": outcome, "b_error": None,
                                       "b_now": now})
 
 
@@ -1089,7 +1089,7 @@ def _begin_step(conn: Connection, event_id: int, step: str, previous_step: str |
                 task_id: str | None) -> tuple[EventRow, dict[str, Any] | None] | None:
     """``Store.start_step`` inside a transaction already open."""
     # The event with this step's row and the previous one's, in one query (one row per step row found).
-    found = conn.execute(_Q.select_event_steps, {"b_event": event_id, "b_step": step,
+    found = _Q.select_event_steps.execute(conn, {"b_event": event_id, "b_step": step,
                                                  "b_previous": previous_step or step}).all()
     event = found[0] if found else None
     if event is None or event.status in m.FINAL_STATUSES:
@@ -1101,9 +1101,9 @@ def _begin_step(conn: Connection, event_id: int, step: str, previous_step: str |
     now = m.utcnow()
     running = m.StepStatus.RUNNING
     params = {"b_event": event_id, "b_step": step, "b_status": running, "b_now": now}
-    conn.execute(_Q.insert_step if row is None else _Q.restart_step, params)
-    conn.execute(_Q.start_event, params)
-    attempt = conn.execute(_Q.insert_attempt, {
+    (_Q.insert_step if row is None else _Q.restart_step).execute(conn, params)
+    _Q.start_event.execute(conn, params)
+    attempt = _Q.insert_attempt.execute(conn, {
         **params, "b_attempt": (row.step_attempts if row is not None else 0) + 1, "b_task": task_id,
     }).inserted_primary_key
     previous = rows[previous_step].output if previous_step and previous_step in rows else None
@@ -1118,48 +1118,51 @@ class _Q:
 
     ev, st, at, bd = (cast(Table, m.SyncEvent.__table__), cast(Table, m.SyncStep.__table__),
                       cast(Table, m.SyncAttempt.__table__), cast(Table, m.Binding.__table__))
-    select_event_steps = select(
+    select_event_steps = Prepared(select(
         ev.c.id, ev.c.connection, ev.c.entity, ev.c.source_id, ev.c.event_type, ev.c.payload, ev.c.attempts,
         ev.c.status, ev.c.current_step, st.c.step, st.c.status.label("step_status"), st.c.output,
         st.c.attempts.label("step_attempts"),
     ).select_from(ev.outerjoin(st, and_(st.c.event_id == ev.c.id,
                                         st.c.step.in_([bindparam("b_step"), bindparam("b_previous")])))).where(
-        ev.c.id == bindparam("b_event"))
-    insert_step = insert(st).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
-                                    status=bindparam("b_status"), attempts=1, started_at=bindparam("b_now"))
-    restart_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
-        status=bindparam("b_status"), attempts=st.c.attempts + 1, started_at=bindparam("b_now"))
-    start_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
-        status=m.RUNNING, current_step=bindparam("b_step"), attempts=ev.c.attempts + 1, updated_at=bindparam("b_now"))
-    insert_attempt = insert(at).values(event_id=bindparam("b_event"), step=bindparam("b_step"),
-                                       attempt=bindparam("b_attempt"), task_id=bindparam("b_task"),
-                                       outcome=bindparam("b_status"), started_at=bindparam("b_now"))
-    end_attempt = update(at).where(at.c.id == bindparam("b_attempt_id")).values(
-        outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=bindparam("b_now"))
-    finish_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
-        status=bindparam("b_status"), output=bindparam("b_output"), error=None, finished_at=bindparam("b_now"))
-    fail_step = update(st).where(st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step")).values(
-        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished"))
-    touch_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
-        updated_at=bindparam("b_now"))
-    final_event = update(ev).where(ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES)).values(
+        ev.c.id == bindparam("b_event")))
+    insert_step = Prepared(insert(st).values(
+        event_id=bindparam("b_event"), step=bindparam("b_step"), status=bindparam("b_status"), attempts=1,
+        started_at=bindparam("b_now")))
+    _step_where = (st.c.event_id == bindparam("b_event"), st.c.step == bindparam("b_step"))
+    restart_step = Prepared(update(st).where(*_step_where).values(
+        status=bindparam("b_status"), attempts=st.c.attempts + 1, started_at=bindparam("b_now")))
+    start_event = Prepared(update(ev).where(ev.c.id == bindparam("b_event")).values(
+        status=m.RUNNING, current_step=bindparam("b_step"), attempts=ev.c.attempts + 1, updated_at=bindparam("b_now")))
+    insert_attempt = Prepared(insert(at).values(
+        event_id=bindparam("b_event"), step=bindparam("b_step"), attempt=bindparam("b_attempt"),
+        task_id=bindparam("b_task"), outcome=bindparam("b_status"), started_at=bindparam("b_now")))
+    end_attempt = Prepared(update(at).where(at.c.id == bindparam("b_attempt_id")).values(
+        outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=bindparam("b_now")))
+    finish_step = Prepared(update(st).where(*_step_where).values(
+        status=bindparam("b_status"), output=bindparam("b_output"), error=None, finished_at=bindparam("b_now")))
+    fail_step = Prepared(update(st).where(*_step_where).values(
+        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished")))
+    _active_event = (ev.c.id == bindparam("b_event"), ev.c.status.not_in(m.FINAL_STATUSES))
+    touch_event = Prepared(update(ev).where(*_active_event).values(updated_at=bindparam("b_now")))
+    final_event = Prepared(update(ev).where(*_active_event).values(
         updated_at=bindparam("b_now"), status=bindparam("b_status"), finished_at=bindparam("b_now"),
-        result=bindparam("b_result"))
+        result=bindparam("b_result")))
     # A failure keeps the error; the status becomes "retrying" only while the event is active.
-    fail_event = update(ev).where(ev.c.id == bindparam("b_event")).values(
+    fail_event = Prepared(update(ev).where(ev.c.id == bindparam("b_event")).values(
         last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
         status=case((ev.c.status.in_(m.FINAL_STATUSES), ev.c.status),
-                    else_=func.coalesce(bindparam("b_status", type_=ev.c.status.type), ev.c.status)))
+                    else_=func.coalesce(bindparam("b_status", type_=ev.c.status.type), ev.c.status))))
     _binding_where = (bd.c.connection == bindparam("b_connection"), bd.c.entity == bindparam("b_entity"),
                       bd.c.ps_id == bindparam("b_ps"))
-    select_binding = select(bd.c.infor_id, bd.c.data).where(*_binding_where)
-    select_binding_for_update = select(bd.c.id, bd.c.infor_id, bd.c.data).where(*_binding_where).with_for_update()
-    insert_binding = insert(bd).values(connection=bindparam("b_connection"), entity=bindparam("b_entity"),
+    select_binding = Prepared(select(bd.c.infor_id, bd.c.data).where(*_binding_where))
+    select_binding_for_update = Prepared(
+        select(bd.c.id, bd.c.infor_id, bd.c.data).where(*_binding_where).with_for_update())
+    insert_binding = Prepared(insert(bd).values(connection=bindparam("b_connection"), entity=bindparam("b_entity"),
                                        ps_id=bindparam("b_ps"), infor_id=bindparam("b_infor"),
                                        data=bindparam("b_data"), created_at=bindparam("b_now"),
-                                       updated_at=bindparam("b_now"))
-    update_binding = update(bd).where(bd.c.id == bindparam("b_id")).values(
-        infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now"))
+                                       updated_at=bindparam("b_now")))
+    update_binding = Prepared(update(bd).where(bd.c.id == bindparam("b_id")).values(
+        infor_id=bindparam("b_infor"), data=bindparam("b_data"), updated_at=bindparam("b_now")))
     # The anomaly detectors' history (integration/ai/history.py): read for every order, written once per order.
     oh, ol = cast(Table, m.OrderHistory.__table__), cast(Table, m.OrderHistoryLine.__table__)
     _history_columns = (oh.c.id, oh.c.ps_order_id, oh.c.customer_id, oh.c.customer_group, oh.c.placed_at, oh.c.value,
@@ -1179,7 +1182,7 @@ class _Q:
     _recent = union(_recent_of.where(oh.c.customer_id == bindparam("b_customer")),
                     _recent_of.where(oh.c.address_hash == bindparam("b_address"))).subquery()
     recent_orders = select(*_recent.c).order_by(_recent.c.placed_at, _recent.c.id).limit(bindparam("b_limit"))
-    velocity_counts = select(
+    velocity_counts = Prepared(select(
         select(func.count()).where(
             oh.c.connection == bindparam("b_connection"), oh.c.customer_id == bindparam("b_customer"),
             oh.c.placed_at >= bindparam("b_customer_since"), oh.c.placed_at <= bindparam("b_until"),
@@ -1187,13 +1190,13 @@ class _Q:
         select(func.count(distinct(oh.c.customer_id))).where(
             oh.c.connection == bindparam("b_connection"), oh.c.address_hash == bindparam("b_address"),
             oh.c.placed_at >= bindparam("b_address_since"), oh.c.placed_at <= bindparam("b_until"),
-            oh.c.customer_id != bindparam("b_customer"), oh.c.ps_order_id != bindparam("b_exclude")).scalar_subquery(),
+            oh.c.customer_id != bindparam("b_customer"), oh.c.ps_order_id != bindparam("b_exclude")).scalar_subquery(),)
     )
-    select_history_id = select(oh.c.id).where(oh.c.connection == bindparam("b_connection"),
-                                              oh.c.ps_order_id == bindparam("b_order"))
+    select_history_id = Prepared(select(oh.c.id).where(oh.c.connection == bindparam("b_connection"),
+                                              oh.c.ps_order_id == bindparam("b_order")))
     insert_history = insert(oh)
     update_history = update(oh).where(oh.c.id == bindparam("b_id"))
-    delete_history_lines = delete(ol).where(ol.c.history_id == bindparam("b_id"))
+    delete_history_lines = Prepared(delete(ol).where(ol.c.history_id == bindparam("b_id")))
     insert_history_lines = insert(ol)
 
 
@@ -1213,16 +1216,16 @@ def bounded_snapshot(where: str) -> Iterator[None]:
 
 
 @lru_cache(maxsize=32)
-def _as_json_array(query: Select[Any], dialect: str) -> Select[Any] | None:
+def _as_json_array(query: Select[Any], dialect: str) -> Prepared | None:
     """``query`` wrapped to answer one row: a JSON array of its rows, each an array of its columns (SQLite's
-    ``json_group_array``, PostgreSQL's ``json_agg``); None for another database. Built once per query (the
-    ``_Q`` statements, cached by identity)."""
+    ``json_group_array``, PostgreSQL's ``json_agg``), prepared; None for another database. Built once per query
+    (the ``_Q`` statements, cached by identity)."""
     inner = query.subquery()
     if dialect == "sqlite":  # a JSON column is text there: json() embeds it as JSON, not as a string
         columns = [func.json(c) if isinstance(c.type, JSON) else c for c in inner.c]
-        return select(func.json_group_array(func.json_array(*columns)))
+        return Prepared(select(func.json_group_array(func.json_array(*columns))))
     if dialect == "postgresql":
-        return select(func.json_agg(func.json_build_array(*inner.c)))
+        return Prepared(select(func.json_agg(func.json_build_array(*inner.c))))
     return None
 
 
