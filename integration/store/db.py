@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +171,17 @@ class _Form:
     result: tuple[Callable[[Any], Any] | None, ...]
     is_insert: bool
 
+    def values(self, given: Mapping[str, Any]) -> list[Any]:
+        """The positional values for ``given`` parameters, through the types' bind processors."""
+        values: list[Any] = []
+        for name, value, process in zip(self.names, self.fixed, self.bind, strict=True):
+            if name in given:  # as execute: a given parameter wins over the statement's own value
+                value = given[name]
+            elif value is _UNSET:
+                raise InvalidRequestError(f"a value is required for bind parameter {name!r}")
+            values.append(value if process is None else process(value))
+        return values
+
 
 _UNSET = object()  # a parameter the caller supplies (its ``fixed`` slot)
 
@@ -187,8 +198,8 @@ class Prepared:
     as execute would), and a driver error is raised as SQLAlchemy raises it (``IntegrityError`` and so on).
 
     Only for drivers with positional ``?`` parameters (SQLite's); on any other (psycopg) ``execute`` is
-    ``Connection.execute`` itself. Not for executemany, nor for statements whose columns have Python-side
-    defaults (those are computed by SQLAlchemy's execution)."""
+    ``Connection.execute`` itself. Not for statements whose columns have Python-side defaults (those are
+    computed by SQLAlchemy's execution): such a statement is refused when first run."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
@@ -198,17 +209,8 @@ class Prepared:
         dialect = conn.dialect
         if dialect.paramstyle != "qmark":
             return conn.execute(self.statement, dict(params or {}))
-        form = self._forms.get(dialect)
-        if form is None:
-            form = self._forms[dialect] = _compile(self.statement, dialect)
-        given = params or {}
-        values: list[Any] = []
-        for name, value, process in zip(form.names, form.fixed, form.bind, strict=True):
-            if name in given:  # as execute: a given parameter wins over the statement's own value
-                value = given[name]
-            elif value is _UNSET:
-                raise InvalidRequestError(f"a value is required for bind parameter {name!r}")
-            values.append(value if process is None else process(value))
+        form = self._form(dialect)
+        values = form.values(params or {})
         if not conn.in_transaction():
             conn.begin()  # as execute's autobegin: the caller's commit (or the close's rollback) ends it
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -226,6 +228,35 @@ class Prepared:
                                       hide_parameters=conn.engine.hide_parameters, dialect=dialect) from exc
         finally:
             cursor.close()
+
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set (``executemany``), as ``Connection.execute`` with a list runs it."""
+        dialect = conn.dialect
+        if dialect.paramstyle != "qmark" or not rows:
+            if rows:
+                conn.execute(self.statement, [dict(r) for r in rows])
+            return
+        form = self._form(dialect)
+        if form.row is not None:
+            raise ValueError("executemany is for writes")
+        values = [form.values(r) for r in rows]
+        if not conn.in_transaction():
+            conn.begin()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(form.sql, values)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(form.sql, values, exc, dialect.loaded_dbapi.Error,
+                                      hide_parameters=conn.engine.hide_parameters, dialect=dialect) from exc
+        finally:
+            cursor.close()
+
+    def _form(self, dialect: Dialect) -> _Form:
+        form = self._forms.get(dialect)
+        if form is None:
+            form = self._forms[dialect] = _compile(self.statement, dialect)
+        return form
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Form:

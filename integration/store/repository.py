@@ -958,7 +958,9 @@ class Store:
         key = {"b_connection": row["connection"], "b_order": row["ps_order_id"]}
         try:
             with engine.begin() as conn:
-                inserted = conn.execute(_Q.insert_history, row).inserted_primary_key
+                inserted = _Q.insert_history.execute(conn, {
+                    **{f"b_{column}": row[column] for column in _Q.history_row_columns}, "b_now": m.utcnow(),
+                }).inserted_primary_key
                 assert inserted is not None
                 self._history_lines(conn, int(inserted[0]), row)
             return
@@ -976,7 +978,7 @@ class Store:
     def _history_lines(conn: Any, history_id: int, row: dict[str, Any]) -> None:
         if not row.get("accepted") or not row.get("lines"):
             return
-        conn.execute(_Q.insert_history_lines, [
+        _Q.insert_history_lines.execute_many(conn, [
             {"history_id": history_id, "connection": row["connection"], "customer_group": row.get("customer_group", 0),
              "item_number": str(item)[:32], "quantity": int(qty)} for item, qty, _price in row["lines"]])
 
@@ -1194,10 +1196,16 @@ class _Q:
     )
     select_history_id = Prepared(select(oh.c.id).where(oh.c.connection == bindparam("b_connection"),
                                               oh.c.ps_order_id == bindparam("b_order")))
-    insert_history = insert(oh)
+    # Every column of a history row (``history.history_row``) but its key and times, given by the caller.
+    history_row_columns = tuple(c.name for c in oh.c if c.name not in ("id", "created_at", "updated_at"))
+    insert_history = Prepared(insert(oh).values(
+        {**{column: bindparam(f"b_{column}") for column in history_row_columns},
+         "created_at": bindparam("b_now"), "updated_at": bindparam("b_now")}))
     update_history = update(oh).where(oh.c.id == bindparam("b_id"))
     delete_history_lines = Prepared(delete(ol).where(ol.c.history_id == bindparam("b_id")))
-    insert_history_lines = insert(ol)
+    insert_history_lines = Prepared(insert(ol).values(
+        {column: bindparam(column) for column in ("history_id", "connection", "customer_group", "item_number",
+                                                  "quantity")}))
 
 
 @contextmanager

@@ -56,6 +56,15 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("select_binding", {"b_connection": "default", "b_entity": "order", "b_ps": "nobody"}),
     ("velocity_counts", {"b_connection": "default", "b_customer": 3, "b_customer_since": NOW, "b_address": "h",
                          "b_address_since": NOW, "b_until": LATER, "b_exclude": 9}),
+    ("insert_history", {"b_connection": "default", "b_ps_order_id": 9, "b_customer_id": 3, "b_customer_group": 0,
+                        "b_placed_at": NOW, "b_value": "12.50", "b_erp_currency": "EUR", "b_currency": "EUR",
+                        "b_invoice_country": "FR", "b_delivery_country": "DE", "b_carrier": "Colis \"Privé\"",
+                        "b_address_hash": "h", "b_lines": [["MUG", 2, "6.25"]], "b_accepted": True,
+                        "b_event_id": None, "b_now": LATER}),
+    ("insert_history_lines", {"history_id": 1, "connection": "default", "customer_group": 0, "item_number": "MUG",
+                              "quantity": 2}),
+    ("velocity_counts", {"b_connection": "default", "b_customer": 3, "b_customer_since": NOW, "b_address": "h",
+                         "b_address_since": NOW, "b_until": LATER, "b_exclude": 1}),
     ("select_history_id", {"b_connection": "default", "b_order": 9}),
     ("delete_history_lines", {"b_id": 1}),
 ]
@@ -176,5 +185,23 @@ def test_a_write_on_a_connection_without_a_transaction_is_kept_by_its_commit(tem
             _Q.start_event.execute(conn, {"b_event": 1, "b_step": "load", "b_now": LATER})  # rolled back on close
         event = Store(url).get_event(1)
         assert event is not None and event.updated_at == LATER and event.current_step is None
+    finally:
+        dispose_all()
+
+
+def test_executemany_writes_what_sqlalchemy_writes(template: Path, tmp_path: Path):
+    fast, reference = _store(template, tmp_path), _store(template, tmp_path)
+    rows = [{"history_id": 1, "connection": "default", "customer_group": g, "item_number": f"IT{g}", "quantity": g}
+            for g in range(5)]
+    history = dict(CASES)["insert_history"]
+    try:
+        for url in (fast, reference):
+            _run(url, _Q.insert_history, history, through_sqlalchemy=False)
+        with get_engine(fast).begin() as conn:
+            _Q.insert_history_lines.execute_many(conn, rows)
+            _Q.insert_history_lines.execute_many(conn, [])
+        with get_engine(reference).begin() as conn:
+            conn.execute(_Q.insert_history_lines.statement, rows)
+        assert _dump(fast) == _dump(reference) and len(_dump(fast)["order_history_line"]) == 5
     finally:
         dispose_all()
