@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Insert, Select, create_engine, event
+from sqlalchemy import Connection, Delete, Engine, Insert, Select, Update, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, InvalidRequestError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, MultipleResultsFound, NoResultFound, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -171,15 +172,22 @@ class _Form:
     result: tuple[Callable[[Any], Any] | None, ...]
     is_insert: bool
 
-    def values(self, given: Mapping[str, Any]) -> list[Any]:
-        """The positional values for ``given`` parameters, through the types' bind processors."""
+    def bound(self, given: Mapping[str, Any]) -> list[Any]:
+        """The positional values for ``given`` parameters, through the types' bind processors. A processor's
+        error is raised as ``Connection.execute`` raises it: a ``StatementError`` whose ``orig`` it is."""
         values: list[Any] = []
         for name, value, process in zip(self.names, self.fixed, self.bind, strict=True):
             if name in given:  # as execute: a given parameter wins over the statement's own value
                 value = given[name]
             elif value is _UNSET:
                 raise InvalidRequestError(f"a value is required for bind parameter {name!r}")
-            values.append(value if process is None else process(value))
+            if process is not None:
+                try:
+                    value = process(value)
+                except Exception as exc:
+                    raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", self.sql,
+                                         None, exc) from exc
+            values.append(value)
         return values
 
 
@@ -203,14 +211,15 @@ class Prepared:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._forms: dict[Dialect, _Form] = {}
+        # Per dialect object: each engine has its own (its JSON serialiser); a disposed engine's form goes with it.
+        self._forms: weakref.WeakKeyDictionary[Dialect, _Form] = weakref.WeakKeyDictionary()
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         dialect = conn.dialect
         if dialect.paramstyle != "qmark":
             return conn.execute(self.statement, dict(params or {}))
         form = self._form(dialect)
-        values = form.values(params or {})
+        values = form.bound(params or {})
         if not conn.in_transaction():
             conn.begin()  # as execute's autobegin: the caller's commit (or the close's rollback) ends it
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -240,7 +249,7 @@ class Prepared:
         form = self._form(dialect)
         if form.row is not None:
             raise ValueError("executemany is for writes")
-        values = [form.values(r) for r in rows]
+        values = [form.bound(r) for r in rows]
         if not conn.in_transaction():
             conn.begin()
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -263,6 +272,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Form:
     compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
     if not compiled.positional or compiled.positiontup is None:
         raise ValueError("a prepared statement needs a dialect with positional parameters")
+    if not isinstance(statement, Select | Insert | Update | Delete):  # a UNION or text() would answer no rows
+        raise ValueError("a prepared statement is a select(), insert(), update() or delete()")
     if compiled.effective_returning:
         raise ValueError("a prepared statement cannot use RETURNING here: an INSERT answers its lastrowid")
     if compiled.insert_prefetch or compiled.update_prefetch:  # defaults SQLAlchemy computes per execution

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Insert, Select
-from sqlalchemy.exc import IntegrityError, InvalidRequestError
+from sqlalchemy import Insert, Select, literal, select, union
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 
 from integration.store import models as m
 from integration.store.db import Prepared, dispose_all, get_engine
@@ -203,5 +203,29 @@ def test_executemany_writes_what_sqlalchemy_writes(template: Path, tmp_path: Pat
         with get_engine(reference).begin() as conn:
             conn.execute(_Q.insert_history_lines.statement, rows)
         assert _dump(fast) == _dump(reference) and len(_dump(fast)["order_history_line"]) == 5
+    finally:
+        dispose_all()
+
+
+def test_a_value_its_type_refuses_is_raised_as_sqlalchemy_raises_it(template: Path, tmp_path: Path):
+    """A naive time (``models.UTCDateTime`` refuses it): a ``StatementError`` whose ``orig`` says why, both ways."""
+    url = _store(template, tmp_path)
+    naive = {"b_event": 1, "b_now": datetime(2026, 3, 29, 1, 30)}
+    try:
+        errors = []
+        for run in (lambda c: _Q.touch_event.execute(c, naive), lambda c: c.execute(_Q.touch_event.statement, naive)):
+            with pytest.raises(StatementError) as caught, get_engine(url).begin() as conn:
+                run(conn)
+            errors.append(type(caught.value.orig))
+        assert errors[0] is errors[1] and errors[0] is not None
+    finally:
+        dispose_all()
+
+
+def test_a_statement_that_is_not_a_plain_select_or_write_is_refused(template: Path, tmp_path: Path):
+    url = _store(template, tmp_path)
+    try:
+        with pytest.raises(ValueError, match="select"), get_engine(url).connect() as conn:
+            Prepared(union(select(literal(1)), select(literal(2)))).execute(conn)
     finally:
         dispose_all()
