@@ -220,10 +220,7 @@ class Prepared:
             return conn.execute(self.statement, dict(params or {}))
         form = self._form(dialect)
         values = form.bound(params or {})
-        if not conn.in_transaction():
-            conn.begin()  # as execute's autobegin: the caller's commit (or the close's rollback) ends it
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with _cursor(conn, form.sql, values) as cursor:
             cursor.execute(form.sql, values)
             if form.row is None:
                 key = (cursor.lastrowid,) if form.is_insert else None
@@ -232,12 +229,6 @@ class Prepared:
             return PreparedRows([row(*[value if process is None else process(value)
                                        for value, process in zip(raw, result, strict=True)])
                                  for raw in cursor.fetchall()], None, -1)
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(form.sql, values, exc, dialect.loaded_dbapi.Error,
-                                      hide_parameters=conn.engine.hide_parameters, dialect=dialect) from exc
-        finally:
-            cursor.close()
-
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set (``executemany``), as ``Connection.execute`` with a list runs it."""
@@ -250,22 +241,32 @@ class Prepared:
         if form.row is not None:
             raise ValueError("executemany is for writes")
         values = [form.bound(r) for r in rows]
-        if not conn.in_transaction():
-            conn.begin()
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with _cursor(conn, form.sql, values) as cursor:
             cursor.executemany(form.sql, values)
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(form.sql, values, exc, dialect.loaded_dbapi.Error,
-                                      hide_parameters=conn.engine.hide_parameters, dialect=dialect) from exc
-        finally:
-            cursor.close()
 
     def _form(self, dialect: Dialect) -> _Form:
         form = self._forms.get(dialect)
         if form is None:
             form = self._forms[dialect] = _compile(self.statement, dialect)
         return form
+
+
+@contextmanager
+def _cursor(conn: Connection, sql: str, values: Any) -> Iterator[Any]:
+    """The DBAPI cursor of ``conn``, inside its SQLAlchemy transaction (begun if it has none, as execute's
+    autobegin: the caller's commit, or the close's rollback, ends it); a driver error raised as SQLAlchemy
+    raises it (``IntegrityError`` and so on)."""
+    dialect = conn.dialect
+    if not conn.in_transaction():
+        conn.begin()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error,
+                                  hide_parameters=conn.engine.hide_parameters, dialect=dialect) from exc
+    finally:
+        cursor.close()
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Form:

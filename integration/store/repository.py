@@ -1192,10 +1192,10 @@ class _Q:
         select(func.count(distinct(oh.c.customer_id))).where(
             oh.c.connection == bindparam("b_connection"), oh.c.address_hash == bindparam("b_address"),
             oh.c.placed_at >= bindparam("b_address_since"), oh.c.placed_at <= bindparam("b_until"),
-            oh.c.customer_id != bindparam("b_customer"), oh.c.ps_order_id != bindparam("b_exclude")).scalar_subquery(),)
-    )
+            oh.c.customer_id != bindparam("b_customer"), oh.c.ps_order_id != bindparam("b_exclude")).scalar_subquery(),
+    ))
     select_history_id = Prepared(select(oh.c.id).where(oh.c.connection == bindparam("b_connection"),
-                                              oh.c.ps_order_id == bindparam("b_order")))
+                                                       oh.c.ps_order_id == bindparam("b_order")))
     # Every column of a history row (``history.history_row``) but its key and times, given by the caller.
     history_row_columns = tuple(c.name for c in oh.c if c.name not in ("id", "created_at", "updated_at"))
     insert_history = Prepared(insert(oh).values(
@@ -1203,9 +1203,7 @@ class _Q:
          "created_at": bindparam("b_now"), "updated_at": bindparam("b_now")}))
     update_history = update(oh).where(oh.c.id == bindparam("b_id"))
     delete_history_lines = Prepared(delete(ol).where(ol.c.history_id == bindparam("b_id")))
-    insert_history_lines = Prepared(insert(ol).values(
-        {column: bindparam(column) for column in ("history_id", "connection", "customer_group", "item_number",
-                                                  "quantity")}))
+    insert_history_lines = Prepared(insert(ol).values({c.name: bindparam(c.name) for c in ol.c if c.name != "id"}))
 
 
 @contextmanager
