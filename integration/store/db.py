@@ -232,12 +232,12 @@ class Prepared:
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set (``executemany``), as ``Connection.execute`` with a list runs it."""
-        dialect = conn.dialect
-        if dialect.paramstyle != "qmark" or not rows:
-            if rows:
-                conn.execute(self.statement, [dict(r) for r in rows])
+        if not rows:
             return
-        form = self._form(dialect)
+        if conn.dialect.paramstyle != "qmark":
+            conn.execute(self.statement, [dict(r) for r in rows])
+            return
+        form = self._form(conn.dialect)
         if form.row is not None:
             raise ValueError("executemany is for writes")
         values = [form.bound(r) for r in rows]
